@@ -1,0 +1,27 @@
+# bpftables: `make demo` and `make test` set up what they need (scripts/setup.sh, idempotent).
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-unit lint bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	$(PY) -m ruff check iptparse translator bpf shim tests bench
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-unit: setup
+	$(PY) -m pytest -q -m unit tests
+
+lint: setup
+	$(PY) -m ruff check iptparse translator bpf shim tests bench
+
+bench: setup
+	$(PY) -m bench.parse_speed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""Generate kube-proxy-shaped ``iptables-restore`` input for N services with E endpoints each.
+
+The shape follows kube-proxy's iptables proxier (``shared/fixtures/kube-proxy/USAGE.md``, §2):
+filter and nat tables, KUBE-SERVICES -> KUBE-SVC-* (masquerade rule, then a statistic chain of
+endpoints) -> KUBE-SEP-* (hairpin masquerade, DNAT), the nodeports rule last, marks written as
+kube-proxy writes them. Addresses: cluster IPs from 172.30.0.0/16, endpoints from 10.0.0.0/8 (the
+fixtures' own); pass other bases to move them (e.g. into 198.18.0.0/15 for traffic).
+
+Usage: python -m bench.kube_gen --services 10000 --endpoints 5 > rules.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import ipaddress
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MARK = "0x004000"
+
+
+def chain_suffix(*parts: str) -> str:
+    """kube-proxy's 16 characters of base32(sha256(...))."""
+    digest = hashlib.sha256("".join(parts).encode()).digest()
+    return base64.b32encode(digest).decode()[:16]
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    services: int
+    endpoints: int = 5
+    cluster_base: str = "172.30.0.0"
+    endpoint_base: str = "10.0.0.0"
+    pod_cidr: str = "10.0.0.0/8"
+    port: int = 80
+    target_port: int = 8080
+    random_fully: bool = True
+
+
+def _address(base: str, offset: int) -> str:
+    return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address(base)) + offset))
+
+
+def service_name(index: int) -> str:
+    return f"ns{index % 97}/svc{index}:p80"
+
+
+def restore_lines(shape: ClusterShape) -> Iterator[str]:
+    """The lines of one full sync, as kube-proxy writes them."""
+    yield "*filter"
+    for chain in ("KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FIREWALL",
+                  "KUBE-FORWARD", "KUBE-PROXY-FIREWALL"):
+        yield f":{chain} - [0:0]"
+    yield ('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" '
+           "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT "
+           "-j DROP")
+    yield "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP"
+    yield (f'-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" '
+           f"-m mark --mark {MARK}/{MARK} -j ACCEPT")
+    yield ('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" '
+           "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    yield "COMMIT"
+    yield "*nat"
+    for chain in ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"):
+        yield f":{chain} - [0:0]"
+    services = []
+    for index in range(shape.services):
+        name = service_name(index)
+        svc = "KUBE-SVC-" + chain_suffix(name, "tcp")
+        eps = [_address(shape.endpoint_base, index * shape.endpoints + e + 1)
+               for e in range(shape.endpoints)]
+        seps = ["KUBE-SEP-" + chain_suffix(name, "tcp", ep) for ep in eps]
+        services.append((name, svc, _address(shape.cluster_base, index + 1), eps, seps))
+        yield f":{svc} - [0:0]"
+        for sep in seps:
+            yield f":{sep} - [0:0]"
+    yield f"-A KUBE-POSTROUTING -m mark ! --mark {MARK}/{MARK} -j RETURN"
+    yield f"-A KUBE-POSTROUTING -j MARK --xor-mark {MARK}"
+    masq = "-j MASQUERADE --random-fully" if shape.random_fully else "-j MASQUERADE"
+    yield ('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" '
+           + masq)
+    yield f"-A KUBE-MARK-MASQ -j MARK --or-mark {MARK}"
+    for name, svc, cluster_ip, eps, seps in services:
+        match = f'-m comment --comment "{name} cluster IP" -m tcp -p tcp -d {cluster_ip} ' \
+                f"--dport {shape.port}"
+        yield f"-A KUBE-SERVICES {match} -j {svc}"
+        yield f"-A {svc} {match} ! -s {shape.pod_cidr} -j KUBE-MARK-MASQ"
+        count = len(eps)
+        for position, (ep, sep) in enumerate(zip(eps, seps, strict=True)):
+            comment = f'-m comment --comment "{name} -> {ep}:{shape.target_port}"'
+            if position < count - 1:
+                probability = f"{1.0 / (count - position):0.10f}"
+                yield (f"-A {svc} {comment} -m statistic --mode random --probability "
+                       f"{probability} -j {sep}")
+            else:
+                yield f"-A {svc} {comment} -j {sep}"
+        for ep, sep in zip(eps, seps, strict=True):
+            yield f"-A {sep} -m comment --comment {name} -s {ep} -j KUBE-MARK-MASQ"
+            yield (f"-A {sep} -m comment --comment {name} -m tcp -p tcp -j DNAT "
+                   f"--to-destination {ep}:{shape.target_port}")
+    yield ('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must '
+           'be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS')
+    yield "COMMIT"
+
+
+def restore_text(shape: ClusterShape) -> str:
+    return "".join(line + "\n" for line in restore_lines(shape))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--cluster-base", default="172.30.0.0")
+    parser.add_argument("--endpoint-base", default="10.0.0.0")
+    args = parser.parse_args(argv)
+    shape = ClusterShape(args.services, args.endpoints, args.cluster_base, args.endpoint_base)
+    sys.stdout.writelines(line + "\n" for line in restore_lines(shape))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Parse-and-print speed of a kube-proxy full restore (issue: foundation).
+
+Measures, for a generated full sync of N services x E endpoints:
+- cold: a fresh process parses and applies the whole restore (no line cache);
+- warm: the same Restorer applies the same text again (every line already parsed once),
+  as the agent does when kube-proxy resends unchanged lines;
+- print: canonical iptables-save text of the result.
+Prints medians over --repeat runs, lines per second, and writes bench/results/parse_speed.json.
+
+Usage: python -m bench.parse_speed [--services 10000] [--endpoints 5] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.kube_gen import ClusterShape, restore_text
+from iptparse.grammar.restore import RestoreOptions, Restorer
+from iptparse.model import Ruleset
+from iptparse.printer import table_save_lines
+
+COLD_SNIPPET = """
+import sys, time
+from iptparse.grammar.restore import Restorer, RestoreOptions
+from iptparse.model import Ruleset
+text = open(sys.argv[1]).read()
+start = time.perf_counter()
+Restorer().restore(text, Ruleset(), RestoreOptions())
+print(time.perf_counter() - start)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=10000)
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default="bench/results/parse_speed.json")
+    args = parser.parse_args(argv)
+
+    text = restore_text(ClusterShape(args.services, args.endpoints))
+    lines = text.count("\n")
+    path = Path(args.out).with_suffix(".rules.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+    cold = []
+    for _ in range(args.repeat):
+        done = subprocess.run([sys.executable, "-c", COLD_SNIPPET, str(path)], check=True,
+                              capture_output=True, text=True)
+        cold.append(float(done.stdout))
+    restorer = Restorer()
+    ruleset = restorer.restore(text, Ruleset(), RestoreOptions())
+    warm, printing = [], []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        ruleset = restorer.restore(text, Ruleset(), RestoreOptions())
+        warm.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for table in ruleset.tables.values():
+            table_save_lines(table)
+        printing.append(time.perf_counter() - start)
+    path.unlink()
+
+    result = {
+        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}",
+        "services": args.services, "endpoints": args.endpoints, "lines": lines,
+        "cold_s": {"min": min(cold), "median": statistics.median(cold), "max": max(cold)},
+        "warm_s": {"min": min(warm), "median": statistics.median(warm), "max": max(warm)},
+        "print_s": {"min": min(printing), "median": statistics.median(printing),
+                    "max": max(printing)},
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    for key in ("cold_s", "warm_s", "print_s"):
+        median = result[key]["median"]
+        print(f"{key[:-2]:>5}: median {median:.3f} s  ({lines / median:,.0f} lines/s)  "
+              f"min {result[key]['min']:.3f} max {result[key]['max']:.3f}")
+    print(f"{lines} lines, {args.services} services x {args.endpoints} endpoints")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

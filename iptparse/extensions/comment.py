@@ -1,0 +1,37 @@
+"""``-m comment --comment TEXT``: matches everything, carries a note (at most 255 characters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress, save_string
+
+COMMENT_MAX = 256  # XT_MAX_COMMENT_LEN, NUL included
+
+
+@dataclass(frozen=True, slots=True)
+class CommentOptions:
+    comment: str
+
+
+class CommentMatch(MatchExtension):
+    name = "comment"
+    options = (Opt("comment", mandatory=True),)
+
+    def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
+        assert value is not None
+        # iptables copies at most 255 bytes into the kernel structure and drops the rest.
+        return value.encode()[: COMMENT_MAX - 1].decode(errors="ignore")
+
+    def build(self, state: dict[str, Any], rule: RuleInProgress) -> CommentOptions:
+        return CommentOptions(state["comment"][0])
+
+    def save(self, options: CommentOptions) -> str:
+        return " --comment" + save_string(options.comment)
+
+    def listing(self, options: CommentOptions, numeric: bool) -> str:
+        return f" /* {options.comment} */"
+
+
+EXTENSIONS = (CommentMatch(),)

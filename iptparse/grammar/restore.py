@@ -1,0 +1,288 @@
+"""The restore/save file format: ``*table``, ``:CHAIN POLICY [p:b]``, rule lines, ``COMMIT``.
+
+Reproduces iptables-restore 1.8.9 (legacy): its line loop, its tokenizer (double quotes with
+backslash escapes, ``#`` only at the start of a line), its flushing of a table at ``*table``,
+and each table's COMMIT all-or-nothing, with the kernel's commit-time checks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pyparsing as pp
+
+from iptparse.edit import TableDraft, TableError
+from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
+from iptparse.grammar.command import XT_EXTENSION_MAXNAMELEN, Command, parse_command
+from iptparse.model import TABLE_BUILTINS, Counters, Ruleset
+from iptparse.validate import validate_table
+
+PROGRAM = "iptables-restore"
+
+# ``[packets:bytes]`` in front of a rule or after a policy.
+COUNTER_PAIR = (
+    pp.Suppress("[") + pp.Word(pp.nums) + pp.Suppress(":") + pp.Word(pp.nums) + pp.Suppress("]")
+).set_parse_action(lambda t: Counters(int(t[0]), int(t[1])))
+
+
+class RestoreError(Exception):
+    """iptables-restore failed: ``text`` is what it prints on stderr, ``ruleset`` what stayed."""
+
+    def __init__(self, text: str, exit_code: int, ruleset: Ruleset) -> None:
+        super().__init__(text)
+        self.text = text
+        self.exit_code = exit_code
+        self.ruleset = ruleset
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreOptions:
+    noflush: bool = False
+    counters: bool = False
+    test: bool = False
+    table: str | None = None  # -T: restore only this table
+
+
+# Words are separated by space, tab and newline only (add_param_to_argv).
+_PLAIN_WORD = re.compile(r"[^ \t\n]+")
+# A word with a double-quoted part: unquoted prefix + quoted text, ended by the closing quote.
+_QUOTED_OR_PLAIN = re.compile(r'([^ \t\n"]*)"([^"\\]*)"|([^ \t\n"]+)')
+
+
+def tokenize_rule_line(text: str, line: int) -> list[str]:
+    """Split a rule line into argv words as iptables-restore does (add_param_to_argv)."""
+    if '"' not in text:
+        words = _PLAIN_WORD.findall(text)
+    elif "\\" not in text and text.count('"') % 2 == 0:
+        words = [prefix + quoted if plain == "" else plain
+                 for prefix, quoted, plain in _QUOTED_OR_PLAIN.findall(text)]
+    else:
+        words = []
+        buffer: list[str] = []
+        quote_open = escaped = False
+        for char in text:
+            if quote_open:
+                if escaped:
+                    buffer.append(char)
+                    escaped = False
+                    continue
+                if char == "\\":
+                    escaped = True
+                    continue
+                if char != '"':
+                    buffer.append(char)
+                    continue
+                quote_open = False
+                words.append("".join(buffer))
+                buffer = []
+                continue
+            if char == '"':
+                quote_open = True
+                continue
+            if char in " \t\n":
+                if buffer:
+                    words.append("".join(buffer))
+                    buffer = []
+                continue
+            buffer.append(char)
+        if buffer:
+            words.append("".join(buffer))
+    return words
+
+
+@dataclass
+class LineCache:
+    """Parsed rule lines by their text: a restore that repeats lines re-parses none of them."""
+
+    entries: dict[tuple[str, str, bool], Command] = field(default_factory=dict)
+    limit: int = 1_000_000
+
+    def get(self, key: tuple[str, str, bool]) -> Command | None:
+        return self.entries.get(key)
+
+    def put(self, key: tuple[str, str, bool], command: Command) -> None:
+        if len(self.entries) >= self.limit:
+            self.entries.clear()
+        self.entries[key] = command
+
+
+def _format_error(error: IptablesError, line: int) -> tuple[str, int]:
+    if isinstance(error, ParameterProblem):
+        prefix = "" if getattr(error, "bare", False) else f"{PROGRAM} v1.8.9 (legacy): "
+        text = (f"{prefix}{error.message}\nError occurred at line: {line}\n"
+                f"Try `{PROGRAM} -h' or '{PROGRAM} --help' for more information.\n")
+        return text, error.exit_code
+    return f"{PROGRAM} v1.8.9 (legacy): {error.message}\n", error.exit_code
+
+
+def _line_failed(line: int) -> str:
+    return f"{PROGRAM}: line {line} failed\n"
+
+
+class Restorer:
+    """Applies restore input to a Ruleset; one object per agent so its line cache lives on."""
+
+    def __init__(self, cache: LineCache | None = None) -> None:
+        self.cache = cache if cache is not None else LineCache()
+
+    def restore(self, text: str, ruleset: Ruleset, options: RestoreOptions = RestoreOptions(),
+                ) -> Ruleset:
+        """Apply ``text``; returns the new Ruleset or raises :class:`RestoreError`."""
+        committed = ruleset
+        table: TableDraft | None = None
+        table_name = ""
+        line = 0
+        for raw in text.splitlines(keepends=True):
+            line += 1
+            if raw[:1] == "\n" or raw == "":
+                continue
+            if raw[:1] == "#":
+                continue
+            try:
+                if raw == "COMMIT\n" and table is not None:
+                    if options.table is None or options.table == table_name:
+                        frozen = table.freeze()
+                        try:
+                            validate_table(frozen)
+                        except KernelRejection as error:
+                            raise RestoreError(_line_failed(line), 1, committed) from error
+                        if not options.test:
+                            committed = committed.with_table(frozen)
+                    table = None
+                elif raw[:1] == "*" and table is None:
+                    words = raw[1:].split()
+                    if not words:
+                        raise ParameterProblem(f"{PROGRAM}: line {line} table name invalid")
+                    table_name = words[0]
+                    if table_name not in TABLE_BUILTINS:
+                        raise ParameterProblem(
+                            f"{PROGRAM}: unable to initialize table '{table_name}'"
+                        )
+                    table = TableDraft(committed.table(table_name))
+                    if not options.noflush:
+                        table.flush()
+                        table.delete_chain()
+                elif raw[:1] == ":" and table is not None:
+                    self._chain_line(table, raw, line, options)
+                elif table is not None:
+                    self._rule_line(table, table_name, raw, line, options)
+                else:
+                    raise RestoreError(_line_failed(line), 1, committed)
+            except TableError as error:
+                raise RestoreError(_line_failed(line), 1, committed) from error
+            except IptablesError as error:
+                message, code = _format_error(error, line)
+                raise RestoreError(message, code, committed) from error
+        if table is not None and not options.test:
+            raise RestoreError(f"{PROGRAM}: COMMIT expected at line {line + 1}\n", 1, committed)
+        return committed
+
+    def _chain_line(self, table: TableDraft, raw: str, line: int, options: RestoreOptions,
+                    ) -> None:
+        words = raw[1:].split()
+        if not words:
+            raise ParameterProblem(f"{PROGRAM}: line {line} chain name invalid")
+        chain = words[0]
+        if len(chain) >= XT_EXTENSION_MAXNAMELEN:
+            raise ParameterProblem(
+                f"Invalid chain name `{chain}' ({XT_EXTENSION_MAXNAMELEN - 1} chars max)"
+            )
+        if chain not in table or not table.is_builtin(chain):
+            if options.noflush and chain in table:
+                table.flush(chain)
+            else:
+                if chain in table:
+                    raise ParameterProblem(f"error creating chain '{chain}':File exists")
+                table.new_chain(chain)
+        if len(words) < 2:
+            raise ParameterProblem(f"{PROGRAM}: line {line} policy invalid")
+        policy = words[1]
+        if policy != "-":
+            counters = Counters()
+            if options.counters:
+                try:
+                    counters = COUNTER_PAIR.parse_string(words[2] if len(words) > 2 else "",
+                                                         parse_all=True)[0]
+                except pp.ParseException as error:
+                    raise ParameterProblem(
+                        f"invalid policy counters for chain '{chain}'"
+                    ) from error
+            try:
+                table.set_policy(chain, policy, counters)
+            except TableError as error:
+                raise IptablesError(
+                    f"Can't set policy `{policy}' on `{chain}' line {line}: "
+                    f"{error.message.split('.')[0]}"
+                ) from error
+
+    def _rule_line(self, table: TableDraft, table_name: str, raw: str, line: int,
+                   options: RestoreOptions) -> None:
+        text = raw
+        counter_words: list[str] = []
+        if raw[:1] == "[":
+            end = raw.find("]")
+            if end < 0:
+                raise ParameterProblem(f"Bad line {line}: need ]")
+            packets, colon, nbytes = raw[1:end].partition(":")
+            if not colon:
+                # strtok(":") takes the whole rest, then strtok("]") finds nothing
+                raise ParameterProblem(f"Bad line {line}: need ]")
+            if options.counters:
+                counter_words = ["--set-counters", packets, nbytes]
+            text = raw[end + 1:]
+        key = (table_name, text, bool(counter_words))
+        command = self.cache.get(key) if not counter_words else None
+        if command is None or not _jumps_resolve(command, table):
+            argv = counter_words + tokenize_rule_line(text, line)
+            command = parse_command(argv, table_name, table.__contains__, restore=True)
+            if not counter_words:
+                self.cache.put(key, command)
+        apply_command(table, command)
+
+
+def _jumps_resolve(command: Command, table: TableDraft) -> bool:
+    """A cached parse holds only if every chain it jumps to still exists."""
+    for rule in command.rules:
+        target = rule.target
+        if target is not None and target.options is None and not target.is_standard:
+            if target.name not in table:
+                return False
+    return True
+
+
+def apply_command(table: TableDraft, command: Command) -> None:
+    """Apply a parsed table-changing command (not a listing) to a draft table."""
+    action = command.action
+    chain = command.chain or ""
+    if action == "A":
+        for rule in command.rules:
+            table.append(chain, rule)
+    elif action == "I":
+        number = command.rulenum or 1
+        for offset, rule in enumerate(command.rules):
+            table.insert(chain, number + offset, rule)
+    elif action == "R":
+        if len(command.rules) != 1:
+            raise ParameterProblem("-R requires a single source and destination IP address")
+        table.replace(chain, command.rulenum or 0, command.rules[0])
+    elif action == "D":
+        for rule in command.rules:
+            table.delete_rule(chain, rule)
+    elif action == "d":
+        table.delete_number(chain, command.rulenum or 0)
+    elif action == "C":
+        for rule in command.rules:
+            table.check_rule(chain, rule)
+    elif action == "F":
+        table.flush(command.chain)
+    elif action == "Z":
+        table.zero(command.chain, command.rulenum)
+    elif action == "N":
+        table.new_chain(chain)
+    elif action == "X":
+        table.delete_chain(command.chain)
+    elif action == "E":
+        table.rename_chain(chain, command.argument or "")
+    elif action == "P":
+        table.set_policy(chain, command.argument or "")

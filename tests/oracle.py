@@ -1,0 +1,58 @@
+"""Real iptables 1.8.9 (legacy) in a network namespace: the truth bpftables is compared with."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+TABLES = ("filter", "nat", "mangle", "raw", "security")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+@dataclass(frozen=True)
+class LegacyIptables:
+    """iptables-legacy commands run inside the network namespace ``netns``."""
+
+    netns: str
+
+    def run(self, argv: list[str], stdin: str | None = None) -> Outcome:
+        done = subprocess.run(["ip", "netns", "exec", self.netns, *argv], input=stdin,
+                              capture_output=True, text=True, timeout=60)
+        return Outcome(done.returncode, done.stdout, done.stderr)
+
+    def iptables(self, *args: str) -> Outcome:
+        return self.run(["iptables-legacy", *args])
+
+    def restore(self, text: str, *flags: str) -> Outcome:
+        return self.run(["iptables-legacy-restore", *flags], stdin=text)
+
+    def save(self, table: str | None = None, counters: bool = False) -> str:
+        argv = ["iptables-legacy-save"]
+        if table:
+            argv += ["-t", table]
+        if counters:
+            argv.append("-c")
+        out = self.run(argv).out
+        return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
+
+    def reset(self) -> None:
+        """Empty every table: flush, delete user chains, policies back to ACCEPT, counters 0."""
+        text = []
+        for table in TABLES:
+            from iptparse.model import TABLE_BUILTINS
+
+            text.append(f"*{table}")
+            text += [f":{chain} ACCEPT [0:0]" for chain in TABLE_BUILTINS[table]]
+            text.append("COMMIT")
+        self.restore("\n".join(text) + "\n", "-c")
+
+    def nfacct_add(self, name: str) -> None:
+        self.run(["nfacct", "add", name])
