@@ -19,6 +19,9 @@ from iptparse.model import Table
 from iptparse.printer import rule_save_text
 from iptparse.validate import validate_table
 
+# Where the kernel on this machine disagrees with the .t file, the machine wins (README).
+MACHINE_RESULT = {("libxt_recent.t", 7): "OK"}
+
 COMPAT_DIR = (Path(__file__).resolve().parents[3] / "shared" / "compat" / "iptables-1.8.9"
               / "extensions")
 
@@ -73,3 +76,13 @@ def run_case(case: Case) -> tuple[bool, str]:
         return False, ""
     lines = [rule_save_text(case.chain, rule) for rule in table.chains[case.chain].rules]
     return True, "\n".join(line[len(f"-A {case.chain} "):] for line in lines)
+
+
+def expected_result(case: Case) -> str:
+    """OK, FAIL or NOMATCH as this machine's iptables-legacy gives it."""
+    return MACHINE_RESULT.get((case.file, case.line), case.result)
+
+
+def saved_text_checked(case: Case) -> bool:
+    """Whether the saved form must equal the .t file's (only for OK lines the machine agrees on)."""
+    return case.result == "OK" and (case.file, case.line) not in MACHINE_RESULT

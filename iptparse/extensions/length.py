@@ -1,0 +1,120 @@
+"""``-m length --length MIN[:MAX]``: the IP packet's total length within a range.
+
+Also home of the C-style number readers the sibling modules (ttl, tos, iprange, multiport) share:
+xtables reads numbers with ``strtoul(..., 0)`` semantics (leading blanks and ``+`` allowed, ``0x``
+hex, leading-zero octal, a minus sign refused), which :func:`iptparse.grammar.tokens.strtoul`
+does not fully follow (it reads ``080`` as 80 and refuses ``+8``). Behaviour and messages were
+read off iptables-legacy 1.8.9.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from iptparse.errors import ParameterProblem
+from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
+
+ULONG_MAX = 0xFFFFFFFFFFFFFFFF
+LENGTH_MAX = 0xFFFF
+
+# strtoul(s, &end, 0): C blanks, an optional '+', then hex, octal or decimal digits. "0x" with no
+# hex digit after it reads as the number 0 ending before the 'x', as C does.
+_C_NUMBER = re.compile(r"[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """Read a number at ``pos`` like xtables' strtoul wrapper: (value, end index) or None.
+
+    None when there is no number there, when it is negative, or when it overflows unsigned long.
+    """
+    found = _C_NUMBER.match(text, pos)
+    if found is None:
+        return None
+    digits = found.group(1)
+    if digits[1:2] in ("x", "X"):
+        value = int(digits, 16)
+    elif digits[0] == "0":
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    if value > ULONG_MAX:
+        return None
+    return value, found.end()
+
+
+@lru_cache(maxsize=4096)
+def c_uint(text: str, high: int) -> int | None:
+    """A whole word read as one C number in ``0..high`` (xtables_strtoui), else None."""
+    found = c_strtoul(text)
+    if found is None or found[1] != len(text) or found[0] > high:
+        return None
+    return found[0]
+
+
+@lru_cache(maxsize=1024)
+def parse_uint_range(text: str, ext: str, option: str, high: int) -> tuple[int, int]:
+    """xtables' ``MIN[:MAX]`` number ranges (XTTYPE_UINT*RC), messages included.
+
+    An empty first part means 0, an empty second part means ``high``; one part means MIN == MAX.
+    """
+    values: list[int] = []
+    pos = 0
+    end = len(text)
+    while True:
+        if len(values) == 2:
+            raise ParameterProblem(
+                f'{ext}: Too many components for option "--{option}" (max: 2)\n')
+        if pos == end or text[pos] == ":":
+            values.append(0 if not values else high)
+        else:
+            found = c_strtoul(text, pos)
+            if found is None or found[0] > high:
+                raise ParameterProblem(
+                    f'{ext}: bad value for option "--{option}" near "{text[pos:]}", '
+                    f"or out of range (0-{high}).\n")
+            values.append(found[0])
+            pos = found[1]
+        if pos == end:
+            break
+        if text[pos] != ":":
+            raise ParameterProblem(
+                f'{ext}: Argument to "--{option}" has unexpected characters near '
+                f'"{text[pos:]}".\n')
+        pos += 1
+    return values[0], values[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class LengthOptions:
+    low: int
+    high: int
+    invert: bool = False
+
+    @property
+    def text(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}:{self.high}"
+
+
+class LengthMatch(MatchExtension):
+    name = "length"
+    options = (Opt("length", invert=True, mandatory=True),)
+
+    def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
+        assert value is not None
+        return parse_uint_range(value, self.name, opt.name, LENGTH_MAX)
+
+    def build(self, state: dict[str, Any], rule: RuleInProgress) -> LengthOptions:
+        (low, high), invert = state["length"]
+        return LengthOptions(low, high, invert)
+
+    def save(self, options: LengthOptions) -> str:
+        return f"{' !' if options.invert else ''} --length {options.text}"
+
+    def listing(self, options: LengthOptions, numeric: bool) -> str:
+        return f" length {'!' if options.invert else ''}{options.text}"
+
+
+EXTENSIONS = (LengthMatch(),)
