@@ -6,12 +6,11 @@ target); each extension prints its own options (:meth:`Extension.save` / ``listi
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 from functools import lru_cache
 
 from iptparse.extensions import find_match, find_target
-from iptparse.grammar.tokens import format_ipv4, protocol_name
+from iptparse.grammar.tokens import address_name, protocol_name
 from iptparse.model import Chain, IPv4Prefix, Rule, Table
 
 
@@ -135,31 +134,22 @@ def _address_listing(prefix: IPv4Prefix | None, invert: bool, numeric: bool) -> 
     if prefix is None or prefix.mask == 0:
         text = "0.0.0.0/0" if numeric else "anywhere"
     elif prefix.mask == 0xFFFFFFFF:
-        text = prefix.address_text if numeric else host_name(prefix.addr)
+        text = prefix.address_text if numeric else address_name(prefix.addr)
     elif numeric:
         text = str(prefix)
     else:
-        text = f"{host_name(prefix.addr)}/{prefix.mask_text}"
+        text = f"{address_name(prefix.addr)}/{prefix.mask_text}"
     return f"{mark}{text:<19} "
 
 
 @lru_cache(maxsize=4096)
-def host_name(address: int) -> str:
-    """The name -L shows for an address without -n (reverse lookup), else the number."""
-    text = format_ipv4(address)
-    try:
-        return socket.gethostbyaddr(text)[0]
-    except (OSError, UnicodeError):
-        return text
-
-
 def _protocol_listing(rule: Rule, numeric: bool) -> str:
     number = rule.protocol or 0
     if numeric:
         name = str(number)
     else:
         name = "all" if number == 0 else protocol_name(number)
-    return f"{'!' if rule.protocol_invert else ' '}{name:<5}"
+    return f"{'!' if rule.protocol_invert else ' '}{name:<4} "
 
 
 def rule_listing_text(rule: Rule, numeric: bool = True) -> str:
@@ -187,13 +177,20 @@ def _header(verbose: bool, exact: bool, line_numbers: bool) -> str:
     return text + f" {'source':<19}  {'destination':<19} "
 
 
+def _target_column(rule: Rule) -> str:
+    """The target's name as the kernel reports it (``-j NOTRACK`` is the kernel's CT)."""
+    if rule.target is None:
+        return ""
+    ext = None if rule.target.goto else find_target(rule.target.name)
+    return getattr(ext, "kernel_name", rule.target.name)
+
+
 def _rule_line(rule: Rule, number: int | None, numeric: bool, verbose: bool, exact: bool) -> str:
     text = f"{number:<4} " if number is not None else ""
     if verbose:
         text += _format_number(rule.counters.packets, exact)
         text += _format_number(rule.counters.bytes, exact)
-    target = rule.target.name if rule.target is not None else ""
-    text += f"{target:<9} "
+    text += f"{_target_column(rule):<9} "
     text += _protocol_listing(rule, numeric)
     if rule.fragment is None:
         text += "-- "

@@ -46,12 +46,14 @@ class RuleInProgress:
     Mutable on purpose: like iptables, an option sees the rule as it stands at that point in argv.
     """
 
-    __slots__ = ("protocol", "protocol_invert", "table")
+    __slots__ = ("ipsets", "protocol", "protocol_invert", "table")
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, ipsets: frozenset[str] | None = None) -> None:
         self.table = table
         self.protocol: int | None = None
         self.protocol_invert = False
+        # The ipsets that exist (iptables asks the kernel while parsing); None: any name goes.
+        self.ipsets = ipsets
 
 
 @dataclass(slots=True)
@@ -59,7 +61,8 @@ class OptionCall:
     """One occurrence of an option on the command line, handed to :meth:`Extension.parse`.
 
     ``take_word`` returns the next argv word and consumes it, or None at the end (for options
-    that read more than one word, like ``--tcp-flags MASK COMP``).
+    that read more than one word, like ``--tcp-flags MASK COMP``); ``warn`` reports a warning
+    iptables prints while parsing (the rule is still accepted).
     """
 
     opt: Opt
@@ -68,6 +71,7 @@ class OptionCall:
     rule: RuleInProgress
     take_word: Callable[[], str | None]
     peek_word: Callable[[], str | None]
+    warn: Callable[[str], None] = lambda message: None  # the command parser collects them
 
 
 @dataclass(frozen=True, slots=True)

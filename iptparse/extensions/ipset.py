@@ -9,8 +9,10 @@ Behaviour read off iptables-legacy 1.8.9 with ipset sets created in a test names
   ``[!] --update-subcounters`` (only the negated form changes anything, and once negated it stays
   negated); ``[!] --packets-eq N``, ``--packets-lt N``, ``--packets-gt N`` and the same for bytes
   (one of each family; only ``-eq`` may be negated; N is a 64-bit counter).
-* iptables looks the set up in the kernel while parsing (``Set NAME doesn't exist.``). bpftables
-  cannot see the kernel's sets at parse time, so it accepts any set name of at most 31 bytes.
+* iptables looks the set up in the kernel while parsing (``Set NAME doesn't exist.``, exit 2, from
+  iptables and iptables-restore alike). bpftables cannot see the kernel's sets at parse time, so
+  it accepts any set name of at most 31 bytes, unless the rule in progress carries ``ipsets``
+  (the names that exist), when it refuses the others as iptables does.
 """
 
 from __future__ import annotations
@@ -132,10 +134,7 @@ class SetMatch(MatchExtension):
 
     def _parse_match_set(self, state: dict[str, Any], call: OptionCall) -> None:
         if call.opt.name == "set":
-            # Printed on stderr by iptables; OptionCall has no warning channel yet.
-            warn = getattr(call, "warn", None)
-            if warn is not None:
-                warn("--set option deprecated, please use --match-set")
+            call.warn("--set option deprecated, please use --match-set")
         if "match-set" in state:
             raise ParameterProblem("--match-set can be specified only once")
         following = call.peek_word()
@@ -148,7 +147,11 @@ class SetMatch(MatchExtension):
             raise ParameterProblem(
                 f"setname `{set_name}' too long, max {IPSET_MAXNAMELEN - 1} characters."
             )
-        # iptables would now ask the kernel whether the set exists; bpftables cannot.
+        # iptables now asks the kernel whether the set exists. bpftables accepts any name unless
+        # the caller says which sets exist (a ``ipsets`` collection on the rule in progress).
+        known_sets = call.rule.ipsets
+        if known_sets is not None and set_name not in known_sets:
+            raise ParameterProblem(f"Set {set_name} doesn't exist.\n")
         state["match-set"] = (set_name, parse_directions(following), call.invert)
 
     def finish(self, state: dict[str, Any], rule: RuleInProgress) -> SetOptions:

@@ -1,57 +1,19 @@
 """``-m length --length MIN[:MAX]``: the IP packet's total length within a range.
 
-Also home of the C-style number readers the sibling modules (ttl, tos, iprange, multiport) share:
-xtables reads numbers with ``strtoul(..., 0)`` semantics (leading blanks and ``+`` allowed, ``0x``
-hex, leading-zero octal, a minus sign refused), which :func:`iptparse.grammar.tokens.strtoul`
-does not fully follow (it reads ``080`` as 80 and refuses ``+8``). Behaviour and messages were
-read off iptables-legacy 1.8.9.
+Behaviour and messages were read off iptables-legacy 1.8.9.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
+from iptparse.grammar.tokens import c_strtoul
 
-ULONG_MAX = 0xFFFFFFFFFFFFFFFF
 LENGTH_MAX = 0xFFFF
-
-# strtoul(s, &end, 0): C blanks, an optional '+', then hex, octal or decimal digits. "0x" with no
-# hex digit after it reads as the number 0 ending before the 'x', as C does.
-_C_NUMBER = re.compile(r"[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-
-
-def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
-    """Read a number at ``pos`` like xtables' strtoul wrapper: (value, end index) or None.
-
-    None when there is no number there, when it is negative, or when it overflows unsigned long.
-    """
-    found = _C_NUMBER.match(text, pos)
-    if found is None:
-        return None
-    digits = found.group(1)
-    if digits[1:2] in ("x", "X"):
-        value = int(digits, 16)
-    elif digits[0] == "0":
-        value = int(digits, 8)
-    else:
-        value = int(digits)
-    if value > ULONG_MAX:
-        return None
-    return value, found.end()
-
-
-@lru_cache(maxsize=4096)
-def c_uint(text: str, high: int) -> int | None:
-    """A whole word read as one C number in ``0..high`` (xtables_strtoui), else None."""
-    found = c_strtoul(text)
-    if found is None or found[1] != len(text) or found[0] > high:
-        return None
-    return found[0]
 
 
 @lru_cache(maxsize=1024)

@@ -16,7 +16,7 @@ from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.base import CheckContext, MatchExtension, Opt, OptionCall, RuleInProgress
-from iptparse.grammar.tokens import IFNAMSIZ, check_interface
+from iptparse.grammar.tokens import check_interface
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +34,7 @@ class PhysdevOptions:
 
 
 def _interface(text: str, call: OptionCall) -> str:
-    # iptables counts bytes, not characters, against IFNAMSIZ (check_interface counts characters).
-    if len(text.encode()) >= IFNAMSIZ:
-        raise ParameterProblem(
-            f"interface name `{text}' must be shorter than IFNAMSIZ ({IFNAMSIZ - 1})"
-        )
-    # The "weird character" warning goes to stderr; OptionCall has no channel for it yet.
-    warn = getattr(call, "warn", None)
-    return check_interface(text, warn if warn is not None else _ignore_warning)
-
-
-def _ignore_warning(message: str) -> None:
-    """Stand-in until the core hands extensions a warning channel."""
+    return check_interface(text, call.warn)
 
 
 class PhysdevMatch(MatchExtension):

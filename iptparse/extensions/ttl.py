@@ -12,7 +12,7 @@ from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
-from iptparse.extensions.length import c_uint
+from iptparse.grammar.tokens import c_uint
 
 TTL_MAX = 0xFF
 

@@ -121,7 +121,7 @@ class _Parser:
     """State of one command-line parse (iptables' ``struct iptables_command_state``)."""
 
     def __init__(self, argv: list[str], table: str, chain_exists: Callable[[str], bool],
-                 restore: bool) -> None:
+                 restore: bool, ipsets: frozenset[str] | None = None) -> None:
         self.argv = argv
         self.pos = 0
         self.table = table
@@ -134,7 +134,7 @@ class _Parser:
         self.argument: str | None = None
         self.options: set[str] = set()
         self.invert = False
-        self.rule = RuleInProgress(table)
+        self.rule = RuleInProgress(table, ipsets)
         self.sources: tuple[IPv4Prefix, ...] = ()
         self.destinations: tuple[IPv4Prefix, ...] = ()
         self.inverts: set[str] = set()
@@ -309,7 +309,8 @@ class _Parser:
     # --- options of extensions --------------------------------------------------------------
 
     def _extension_option(self, loaded: _Loaded, opt: Opt, value: str | None) -> None:
-        call = OptionCall(opt, value, self.invert, self.rule, self._take, self._peek)
+        call = OptionCall(opt, value, self.invert, self.rule, self._take, self._peek,
+                          self.warnings.append)
         loaded.ext.parse(loaded.state, call)
 
     # --- core options -----------------------------------------------------------------------
@@ -612,13 +613,14 @@ def _check_new_chain_name(name: str) -> None:
 
 def parse_command(argv: list[str], table: str = "filter",
                   chain_exists: Callable[[str], bool] = lambda name: True,
-                  restore: bool = False) -> Command:
+                  restore: bool = False, ipsets: frozenset[str] | None = None) -> Command:
     """Parse iptables' argv (without the program name).
 
     ``chain_exists`` decides whether ``-j NAME`` names a chain (else it is an unknown target);
-    ``restore`` applies iptables-restore's restrictions (no ``-t``, no ``-w``).
+    ``restore`` applies iptables-restore's restrictions (no ``-t``, no ``-w``); ``ipsets`` are
+    the sets ``-m set`` may name (None: any).
     """
-    return _Parser(argv, table, chain_exists, restore).parse()
+    return _Parser(argv, table, chain_exists, restore, ipsets).parse()
 
 
 def parse_rule_spec(argv: list[str], table: str = "filter") -> list[Rule]:

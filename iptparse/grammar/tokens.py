@@ -20,26 +20,55 @@ IFNAMSIZ = 16
 
 # --- numbers --------------------------------------------------------------------------------
 
-DEC_UINT = pp.Regex(r"[0-9]+").set_parse_action(lambda t: int(t[0]))
-HEX_UINT = pp.Regex(r"0[xX][0-9a-fA-F]+").set_parse_action(lambda t: int(t[0], 16))
-OCT_UINT = pp.Regex(r"0[0-7]+").set_parse_action(lambda t: int(t[0], 8))
-# strtoul(..., 0): hex, octal or decimal, as xtables_strtoui reads numbers.
-C_UINT = HEX_UINT | OCT_UINT | DEC_UINT
+ULONG_MAX = 0xFFFFFFFFFFFFFFFF
+
+# strtoul(s, &end, 0) as xtables reads numbers: C blanks, an optional "+", then hex, octal or
+# decimal digits. "0x" without a hex digit reads as 0 ending before the "x", as in C.
+C_NUMBER = pp.Regex(r"[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_C_NUMBER_RE = C_NUMBER.re  # hot path: the element's compiled pattern, no parse overhead
+
+
+def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """A number at ``pos`` as xtables' strtoul wrapper reads it: (value, end index) or None.
+
+    None when there is no number there or it overflows unsigned long (a minus sign is refused).
+    """
+    found = _C_NUMBER_RE.match(text, pos)
+    if found is None:
+        return None
+    digits = found.group(1)
+    if len(digits.lstrip("0xX")) > 22:  # overflows in any base; spares int() huge input
+        return None
+    if digits[1:2] in ("x", "X"):
+        value = int(digits, 16)
+    elif digits[0] == "0":
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    if value > ULONG_MAX:
+        return None
+    return value, found.end()
 
 
 @lru_cache(maxsize=4096)
+def c_uint(text: str, high: int = ULONG_MAX) -> int | None:
+    """A whole word read as one C number in ``0..high`` (xtables_strtoui), else None."""
+    if text.isdigit() and (text[0] != "0" or len(text) == 1):
+        value = int(text)  # the common case
+        return value if value <= high else None
+    found = c_strtoul(text)
+    if found is None or found[1] != len(text) or found[0] > high:
+        return None
+    return found[0]
+
+
 def strtoul(text: str) -> int | None:
     """An unsigned number as C's strtoul(text, &end, 0) with nothing left over, else None."""
-    if text.isdigit() and (text[0] != "0" or len(text) == 1):
-        return int(text)  # the common case, without the grammar
-    try:
-        return C_UINT.parse_string(text, parse_all=True)[0]
-    except pp.ParseException:
-        return None
+    return c_uint(text)
 
 
 def parse_uint(text: str, low: int = 0, high: int = 0xFFFFFFFF) -> int | None:
-    value = strtoul(text)
+    value = c_uint(text)
     if value is None or not low <= value <= high:
         return None
     return value
@@ -47,21 +76,30 @@ def parse_uint(text: str, low: int = 0, high: int = 0xFFFFFFFF) -> int | None:
 
 # --- IPv4 addresses -------------------------------------------------------------------------
 
-# xtables' numeric parser: one to four decimal parts, missing parts are zero ("1.2.3" is 1.2.3.0).
-IPV4_NUMERIC = pp.Regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}")
+# Plain dotted decimal without leading zeros: the common case, read without C number rules.
+_DECIMAL_PART = r"(?:[1-9][0-9]{0,2}|0)"
+IPV4_DECIMAL = pp.Regex(rf"{_DECIMAL_PART}(?:\.{_DECIMAL_PART}){{0,3}}")
+_IPV4_DECIMAL_RE = IPV4_DECIMAL.re
 
 
-_IPV4_NUMERIC_RE = IPV4_NUMERIC.re  # the element's compiled pattern: hot path, no parse overhead
+def numeric_ipv4(text: str) -> int | None:
+    """A numeric IPv4 address as xtables_numeric_to_ipaddr reads it, or None.
 
-
-def _numeric_ipv4(text: str) -> int | None:
-    if _IPV4_NUMERIC_RE.fullmatch(text) is None:
+    One to four parts, missing ones zero ("1.2" is 1.2.0.0); each part a C number, so "010" is
+    8 and "0x10" is 16.
+    """
+    if _IPV4_DECIMAL_RE.fullmatch(text) is not None:
+        parts = [int(part) for part in text.split(".")]  # the common case
+    else:
+        parts = [c_uint(part, 0xFF) for part in text.split(".")]
+        if len(parts) > 4 or None in parts:
+            return None
+    if any(part > 255 for part in parts):
         return None
-    parts = [int(p) for p in text.split(".")]
-    if any(p > 255 for p in parts):
-        return None
-    parts += [0] * (4 - len(parts))
-    return parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+    address = 0
+    for part in parts:
+        address = address << 8 | part
+    return address << 8 * (4 - len(parts))
 
 
 @lru_cache(maxsize=1024)
@@ -84,7 +122,7 @@ def _resolve_host(name: str) -> tuple[int, ...]:
 
 def _parse_mask(text: str) -> int:
     if "." in text:
-        value = _numeric_ipv4(text)
+        value = numeric_ipv4(text)
         if value is None:
             raise ParameterProblem(f"host/network `{text}' not found")
         return value
@@ -104,7 +142,7 @@ def parse_host_mask(text: str) -> tuple[IPv4Prefix, ...]:
     for item in text.split(","):
         host, slash, mask_text = item.partition("/")
         mask = _parse_mask(mask_text) if slash else 0xFFFFFFFF
-        numeric = _numeric_ipv4(host)
+        numeric = numeric_ipv4(host)
         addresses = (numeric,) if numeric is not None else _resolve_host(host)
         if not addresses:
             raise ParameterProblem(f"host/network `{host}' not found")
@@ -117,11 +155,56 @@ def parse_host_mask(text: str) -> tuple[IPv4Prefix, ...]:
 
 def parse_ipv4_address(text: str) -> int | None:
     """A single numeric dotted-quad address (xtables_numeric_to_ipaddr), or None."""
-    return _numeric_ipv4(text)
+    return numeric_ipv4(text)
 
 
 def format_ipv4(value: int) -> str:
     return socket.inet_ntoa(value.to_bytes(4, "big"))
+
+
+@lru_cache(maxsize=1)
+def _etc_networks() -> dict[int, str]:
+    """/etc/networks by network number (getnetbyaddr's table)."""
+    by_number: dict[int, str] = {}
+    try:
+        with open("/etc/networks", encoding="utf-8") as handle:
+            for line in handle:
+                words = line.split("#", 1)[0].split()
+                if len(words) < 2:
+                    continue
+                parts = words[1].split(".")
+                if not all(part.isdigit() for part in parts) or len(parts) > 4:
+                    continue
+                number = 0
+                for part in parts:
+                    number = number << 8 | int(part) & 0xFF
+                by_number.setdefault(number, words[0])
+    except OSError:
+        pass
+    return by_number
+
+
+@lru_cache(maxsize=4096)
+def address_name(address: int) -> str:
+    """How -L without -n names an address: host name, else network name, else the number."""
+    text = format_ipv4(address)
+    try:
+        return socket.gethostbyaddr(text)[0]
+    except (OSError, UnicodeError):
+        pass
+    return _etc_networks().get(address, text)
+
+
+def resolve_address(text: str, numeric_only: bool = False) -> int:
+    """The first IPv4 address getaddrinfo gives for ``text`` (as the ct/recent options read it)."""
+    flags = socket.AI_NUMERICHOST if numeric_only else 0
+    try:
+        infos = socket.getaddrinfo(text, None, socket.AF_INET, socket.SOCK_RAW, 0, flags)
+    except socket.gaierror as error:
+        raise ParameterProblem(f"getaddrinfo: {error.strerror}\n") from None
+    except (OSError, UnicodeError):
+        raise ParameterProblem("getaddrinfo: Name or service not known\n") from None
+    return int.from_bytes(socket.inet_aton(infos[0][4][0]), "big")
 
 
 # --- protocols ------------------------------------------------------------------------------
@@ -183,17 +266,17 @@ PORT_NUMBER = pp.Regex(r"[0-9]+")
 SERVICE_NAME = pp.Regex(r"[A-Za-z0-9_.*+-]+")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def parse_port_value(text: str, proto: str | None = None) -> int | None:
-    """A port number (0-65535) or a service name (getservbyname), or None."""
-    value = parse_uint(text, 0, 65535)
+    """A port number (0-65535, read as a C number) or a service name (getservbyname), or None."""
+    value = c_uint(text, 0xFFFF)
     if value is not None:
         return value
     if not text:
         return None
     try:
         return socket.getservbyname(text, proto) if proto else socket.getservbyname(text)
-    except OSError:
+    except (OSError, ValueError):  # unknown name, or a NUL inside it
         return None
 
 
@@ -205,13 +288,17 @@ def parse_port(text: str, proto: str | None = None) -> int:
     return value
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def parse_port_range(text: str, proto: str | None = None) -> tuple[int, int]:
-    """``PORT``, ``PORT:PORT``, ``:PORT``, ``PORT:`` as the tcp/udp matches take them."""
+    """``PORT``, ``PORT:PORT``, ``:PORT``, ``PORT:``, ``:`` as the tcp/udp/sctp matches take them.
+
+    An empty side of the colon is 0 / 65535; an empty word is no port at all.
+    """
     low_text, colon, high_text = text.partition(":")
-    low = parse_port(low_text, proto) if low_text else 0
     if not colon:
-        return low, low
+        port = parse_port(text, proto)
+        return port, port
+    low = parse_port(low_text, proto) if low_text else 0
     high = parse_port(high_text, proto) if high_text else 0xFFFF
     if low > high:
         raise ParameterProblem("invalid portrange (min > max)")
@@ -250,7 +337,7 @@ def parse_mark_mask(text: str) -> tuple[int, int] | None:
 
 def check_interface(text: str, warn) -> str:
     """``-i``/``-o`` names (xtables_parse_interface): length check, warning on odd characters."""
-    if len(text) >= IFNAMSIZ:
+    if len(text.encode(errors="surrogateescape")) >= IFNAMSIZ:  # bytes, as the kernel counts
         raise ParameterProblem(
             f"interface name `{text}' must be shorter than IFNAMSIZ ({IFNAMSIZ - 1})"
         )

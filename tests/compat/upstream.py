@@ -67,8 +67,9 @@ def run_case(case: Case) -> tuple[bool, str]:
     """Run one case through bpftables: (accepted, saved text after ``-A CHAIN ``)."""
     draft = TableDraft(Table.empty(case.table))
     try:
+        # upstream's harness creates no ipsets, so every set name is unknown
         command = parse_command(["-A", case.chain, *shlex.split(case.rule)], case.table,
-                                draft.__contains__)
+                                draft.__contains__, ipsets=frozenset())
         apply_command(draft, command)
         table = draft.freeze()
         validate_table(table)
