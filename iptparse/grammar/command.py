@@ -11,8 +11,10 @@ option belongs to depends on it (``-m tcp --sport 1 -m tcp --sport 2`` gives two
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
@@ -32,6 +34,14 @@ XT_EXTENSION_MAXNAMELEN = 29
 
 class _IgnoreLine(Exception):
     """Raised inside a restore line that iptables-restore skips (``-6``)."""
+
+
+class _ExitNow(Exception):
+    """``-V`` / ``-h``: iptables prints and exits as soon as getopt returns them."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
 
 
 class BadArgument(ParameterProblem):
@@ -117,12 +127,42 @@ class _Loaded:
     state: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class ExtensionEvent:
+    """One extension option as the parser handed it over (for :mod:`.shapes`)."""
+
+    loaded: _Loaded
+    opt: Opt
+    value: str | None
+    value_index: int | None  # argv index of the value, None when attached (--opt=value)
+    invert: bool
+    protocol: int | None  # the rule's -p as it stood at this point of argv
+    protocol_invert: bool
+
+
+@dataclass(slots=True)
+class ParseTrace:
+    """What a parse did with each argv word, so a look-alike line can skip getopt.
+
+    ``core_values`` maps the argv index of a core option's value to the option letter;
+    ``reads_more_words`` is set when an extension read words beyond its option's value.
+    """
+
+    core_values: dict[int, str] = field(default_factory=dict)
+    extension_events: list[ExtensionEvent] = field(default_factory=list)
+    reads_more_words: bool = False
+    parser: _Parser | None = None
+
+
 class _Parser:
     """State of one command-line parse (iptables' ``struct iptables_command_state``)."""
 
     def __init__(self, argv: list[str], table: str, chain_exists: Callable[[str], bool],
-                 restore: bool, ipsets: frozenset[str] | None = None) -> None:
+                 restore: bool, ipsets: frozenset[str] | None = None,
+                 trace: ParseTrace | None = None) -> None:
         self.argv = argv
+        self.trace = trace
+        self.value_index: int | None = None  # argv index of the current option's value
         self.pos = 0
         self.table = table
         self.table_given = False
@@ -211,6 +251,8 @@ class _Parser:
             return self._parse()
         except _IgnoreLine:
             return Command("", self.table)
+        except _ExitNow as done:
+            return Command(done.command, self.table)
 
     def _parse(self) -> Command:
         self._loaded: list[_Loaded] = []
@@ -229,8 +271,6 @@ class _Parser:
                     self.invert = True
                     continue
                 raise BadArgument(f"Bad argument `{word}'")
-        if self.invert:
-            raise ParameterProblem("nothing appropriate following !")
         return self._finish()
 
     def _long(self, word: str) -> None:
@@ -243,6 +283,7 @@ class _Parser:
             raise ParameterProblem(f'unknown option "{word}"')
         has_arg, what = found
         value: str | None = None
+        self.value_index = None
         if eq:
             if has_arg == 0:
                 raise ParameterProblem(f'unknown option "{word}"')
@@ -251,6 +292,7 @@ class _Parser:
             value = self._take()
             if value is None:
                 raise ParameterProblem(f'option "{word}" requires an argument')
+            self.value_index = self.pos - 1
         if isinstance(what, str):
             if eq and what in "sd":
                 value = word  # iptables reads -s/-d from argv[optind-1], the whole word
@@ -272,6 +314,7 @@ class _Parser:
                     pass
                 raise ParameterProblem(f'unknown option "-{letter}"')
             value: str | None = None
+            self.value_index = None
             if has_arg == 1:
                 if index < len(word):
                     value = word[index:]
@@ -279,6 +322,7 @@ class _Parser:
                     value = self._take()
                     if value is None:
                         raise ParameterProblem(f'option "{word}" requires an argument')
+                    self.value_index = self.pos - 1
                 index = len(word)
             elif has_arg == 2 and index < len(word):
                 value = word[index:]
@@ -309,9 +353,26 @@ class _Parser:
     # --- options of extensions --------------------------------------------------------------
 
     def _extension_option(self, loaded: _Loaded, opt: Opt, value: str | None) -> None:
-        call = OptionCall(opt, value, self.invert, self.rule, self._take, self._peek,
-                          self.warnings.append)
-        loaded.ext.parse(loaded.state, call)
+        if self.trace is None:
+            call = OptionCall(opt, value, self.invert, self.rule, self._take, self._peek,
+                              self.warnings.append)
+            loaded.ext.parse(loaded.state, call)
+            return
+        trace = self.trace
+        event = ExtensionEvent(loaded, opt, value, self.value_index, self.invert,
+                               self.rule.protocol, self.rule.protocol_invert)
+
+        def peek() -> str | None:
+            trace.reads_more_words = True
+            return self._peek()
+
+        def take() -> str | None:
+            trace.reads_more_words = True
+            return self._take()
+
+        trace.extension_events.append(event)
+        loaded.ext.parse(loaded.state, OptionCall(opt, value, self.invert, self.rule, take, peek,
+                                                  self.warnings.append))
 
     # --- core options -----------------------------------------------------------------------
 
@@ -344,6 +405,8 @@ class _Parser:
         return number
 
     def _core(self, letter: str, value: str | None, word: str) -> None:
+        if self.trace is not None and self.value_index is not None:
+            self.trace.core_values[self.value_index] = letter
         if letter in COMMAND_LETTERS:
             self._command_option(letter, value)
             return
@@ -374,15 +437,15 @@ class _Parser:
         elif letter == "j":
             self._set_option("j")
             assert value is not None
-            self.jumpto = _check_target_name(value)
+            self.jumpto = check_target_name(value)
             ext = find_target(self.jumpto)
             if ext is not None:
                 self.target = _Loaded(ext)
                 self._register(self.target)
         elif letter == "g":
-            self._set_option("g")
+            self._set_option("j")  # -g and -j share one flag: "multiple -j flags not allowed"
             assert value is not None
-            self.jumpto = _check_target_name(value)
+            self.jumpto = check_target_name(value)
             self.goto = True
         elif letter == "m":
             if self.invert:
@@ -439,6 +502,8 @@ class _Parser:
             if value is None:
                 self._take_positional()
             self.warnings.append("Ignoring deprecated --wait-interval option.")
+        elif letter in "Vh":
+            raise _ExitNow(letter)
         elif letter in "M46b":
             if letter == "6":
                 if self.restore:
@@ -493,19 +558,26 @@ class _Parser:
     destination_text: str | None = None
 
     def _finish(self) -> Command:
-        if self.command in ("V", "h"):
-            return Command(self.command)
-        if not self.command:
-            raise ParameterProblem("no command specified")
-        self._check_options()
-        self._check_interfaces()
+        # The order of these checks is iptables' (which error wins when there are several).
+        self._check_nat_drop()
         matches = tuple(
             Match(item.ext.name, item.ext.finish(item.state, self.rule)) for item in self.matches
         )
-        target = self._resolve_target()
+        target_options = (self.target.ext.finish(self.target.state, self.rule)
+                          if self.target is not None else None)
+        if not self.command:
+            raise ParameterProblem("no command specified")
+        if self.invert:
+            raise ParameterProblem("nothing appropriate following !")
+        target = self._target(target_options)
         rules: tuple[Rule, ...] = ()
         if self.command in "ACDIR":
             rules = self._expand(matches, target)
+            if self.command == "R" and len(rules) != 1:
+                raise ParameterProblem("Replacement rule does not specify a unique address")
+        self._check_options()
+        self._check_interfaces()
+        self._check_jump()
         return Command(
             self.command, self.table, self.chain, self.rulenum, rules, self.argument, self.zero,
             self.verbose, "n" in self.options, "x" in self.options, "0" in self.options,
@@ -521,6 +593,13 @@ class _Parser:
                 name = _OPTION_NAMES.get(letter, f"-{letter}")
                 raise ParameterProblem(f"Illegal option `{name}' with this command")
 
+    def _check_nat_drop(self) -> None:
+        if self.table == "nat" and "DROP" in (self.jumpto, self.command == "P" and self.argument):
+            raise ParameterProblem(
+                '\nThe "nat" table is not intended for filtering, the use of DROP is therefore '
+                "inhibited.\n\n"
+            )
+
     def _check_interfaces(self) -> None:
         if self.command not in "ACDIR" or self.chain is None:
             return
@@ -529,55 +608,64 @@ class _Parser:
         if self.chain in ("POSTROUTING", "OUTPUT") and self.in_iface is not None:
             raise ParameterProblem(f"Can't use -i with {self.chain}\n")
 
-    def _resolve_target(self) -> Target | None:
+    def _target(self, options: Any) -> Target | None:
         if self.target is not None:
-            options = self.target.ext.finish(self.target.state, self.rule)
             return Target(self.target.ext.name, options)
         if self.jumpto is None:
             return None
         if not self.goto and self.jumpto in STANDARD_TARGETS:
             return Target(self.jumpto)
-        if self.command in "ACDIR" and not self.chain_exists(self.jumpto):
+        return Target(self.jumpto, goto=self.goto)
+
+    def _check_jump(self) -> None:
+        """A jump to what is neither an extension nor a standard target must name a chain."""
+        if (self.target is not None or self.jumpto is None or self.command not in "ACDIR"
+                or (not self.goto and self.jumpto in STANDARD_TARGETS)):
+            return
+        if not self.chain_exists(self.jumpto):
             if self.goto:
                 raise ParameterProblem(f"goto '{self.jumpto}' is not a chain")
             raise ParameterProblem(
                 f"Couldn't load target `{self.jumpto}':No such file or directory\n"
             )
-        return Target(self.jumpto, goto=self.goto)
 
     def _expand(self, matches: tuple[Match, ...], target: Target | None) -> tuple[Rule, ...]:
-        sources = parse_host_mask(self.source_text) if self.source_text is not None else (None,)
-        destinations = (
-            parse_host_mask(self.destination_text) if self.destination_text is not None else (None,)
-        )
-        if (("s" in self.inverts and len(sources) > 1)
-                or ("d" in self.inverts and len(destinations) > 1)):
-            raise ParameterProblem("! not allowed with multiple source or destination IP addresses")
-        base = dict(
-            protocol=self.rule.protocol or None,
-            protocol_invert=self.rule.protocol_invert,
-            source_invert="s" in self.inverts,
-            destination_invert="d" in self.inverts,
-            in_iface=self.in_iface,
-            in_iface_invert="i" in self.inverts,
-            out_iface=self.out_iface,
-            out_iface_invert="o" in self.inverts,
-            fragment=("f" not in self.inverts) if self.fragment else None,
-            matches=matches,
-            target=target,
-        )
-        counters = self.counters or Counters()
-        return tuple(
-            Rule(source=_zero_to_none(src), destination=_zero_to_none(dst), counters=counters,
-                 **base)
-            for src in sources
-            for dst in destinations
-        )
+        rule_fields = {
+            "protocol": self.rule.protocol or None,
+            "protocol_invert": self.rule.protocol_invert,
+            "source_invert": "s" in self.inverts,
+            "destination_invert": "d" in self.inverts,
+            "in_iface": self.in_iface,
+            "in_iface_invert": "i" in self.inverts,
+            "out_iface": self.out_iface,
+            "out_iface_invert": "o" in self.inverts,
+            "fragment": ("f" not in self.inverts) if self.fragment else None,
+            "matches": matches,
+            "target": target,
+            "counters": self.counters or Counters(),
+        }
+        return expand_addresses(rule_fields, self.source_text, self.destination_text)
 
 
-def _zero_to_none(prefix: IPv4Prefix | None) -> IPv4Prefix | None:
-    """A 0.0.0.0/0 address is kept: ``! -s 0.0.0.0/0`` prints; ``-s 0/0`` prints nothing."""
-    return prefix
+def expand_addresses(rule_fields: dict[str, Any], source_text: str | None,
+                     destination_text: str | None) -> tuple[Rule, ...]:
+    """One rule per source x destination address of ``-s``/``-d`` lists, as iptables adds them.
+
+    ``rule_fields`` are the other fields of :class:`Rule` (a dict: this is a hot path).
+    """
+    sources = parse_host_mask(source_text) if source_text is not None else (None,)
+    destinations = parse_host_mask(destination_text) if destination_text is not None else (None,)
+    if ((len(sources) > 1 or len(destinations) > 1)
+            and (rule_fields["source_invert"] or rule_fields["destination_invert"])):
+        raise ParameterProblem("! not allowed with multiple source or destination IP addresses")
+    rule_fields = {**rule_fields, "source": None, "destination": None}
+    rules = []
+    for source in sources:
+        for destination in destinations:
+            rule_fields["source"] = source
+            rule_fields["destination"] = destination
+            rules.append(Rule(**rule_fields))
+    return tuple(rules)
 
 
 def _identity(found: tuple[int, Any]) -> tuple[Any, ...]:
@@ -588,14 +676,18 @@ def _identity(found: tuple[int, Any]) -> tuple[Any, ...]:
     return (has_arg, id(loaded), opt.dest)
 
 
-def _check_target_name(name: str) -> str:
+_C_SPACE = re.compile(r"[ \t\n\v\f\r]")  # C isspace()
+
+
+@lru_cache(maxsize=65536)
+def check_target_name(name: str) -> str:
     if not name:
         raise ParameterProblem("Invalid target name (too short)")
     if len(name) >= XT_EXTENSION_MAXNAMELEN:
         raise ParameterProblem(
             f"Invalid target name `{name}' ({XT_EXTENSION_MAXNAMELEN - 1} chars max)"
         )
-    if any(ch.isspace() for ch in name):
+    if _C_SPACE.search(name):
         raise ParameterProblem(f"Invalid target name `{name}'")
     return name
 
@@ -621,6 +713,16 @@ def parse_command(argv: list[str], table: str = "filter",
     the sets ``-m set`` may name (None: any).
     """
     return _Parser(argv, table, chain_exists, restore, ipsets).parse()
+
+
+def parse_command_traced(argv: list[str], table: str, chain_exists: Callable[[str], bool],
+                         restore: bool = False, ipsets: frozenset[str] | None = None,
+                         ) -> tuple[Command, ParseTrace]:
+    """:func:`parse_command` that also says what it did with each word (for shapes.py)."""
+    trace = ParseTrace()
+    parser = _Parser(argv, table, chain_exists, restore, ipsets, trace)
+    trace.parser = parser
+    return parser.parse(), trace
 
 
 def parse_rule_spec(argv: list[str], table: str = "filter") -> list[Rule]:

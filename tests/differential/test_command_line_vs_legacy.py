@@ -41,18 +41,26 @@ ARGVS = [
     "-F NOPE", "-P INPUT FOO", "-P INPUT DROP", "-N A", "-E NOPE X", "-A NOPE", "-Z NOPE",
     "-A INPUT -j INPUT", "-A INPUT -p 6 -m tcp --dport 22", "-A INPUT --dst=1.2.3.4",
     "-A INPUT --in-int eth0", "-A INPUT --s 1.2.3.4", "-A INPUT -L", "-A INPUT -4",
+    "-A INPUT -g X -j DROP", "-A INPUT -j DROP -g INPUT", "-A INPUT -V", "-V -A INPUT",
+    # nat refuses DROP before anything else is checked
+    "-t nat -P PREROUTING DROP", "-t nat -A PREROUTING -o x -j DROP", "-t nat -A FOO -j DROP",
+    "-t nat -A PREROUTING -g DROP", "-t nat -P PREROUTING DROP -s 1.2.3.4",
+    "-t nat -A PREROUTING -m comment -j DROP", "-t nat -A PREROUTING -j DROP !",
+    "-t nat -N X -j DROP", "-t nat -j DROP", "-t nat -A PREROUTING -j DROP -g X",
+    "-t nat -A PREROUTING -p tcp -j DNAT --to-destination 198.18.1.1:80",
 ]
 
 
 def ours(argv: list[str]) -> tuple[int, str, list[str]]:
-    draft = TableDraft(Table.empty("filter"))
+    name = argv[1] if argv[:1] == ["-t"] else "filter"
+    draft = TableDraft(Table.empty(name))
     try:
         command = parse_command(argv, "filter", draft.__contains__)
         apply_command(draft, command)
         table = draft.freeze()
         validate_table(table)
     except IptablesError as error:
-        return error.exit_code, error_text(error), list_rules_lines(Table.empty("filter"))
+        return error.exit_code, error_text(error), list_rules_lines(Table.empty(name))
     return 0, "".join(w + "\n" for w in command.warnings), list_rules_lines(table)
 
 
@@ -65,6 +73,7 @@ def test_command_line_like_iptables(oracle_session: LegacyIptables, line: str) -
     if argv[0] in ("-L", "-S"):
         real_rules = rules
     else:
-        real_rules = oracle_session.iptables("-S").out.splitlines()
+        table = argv[:2] if argv[:1] == ["-t"] else []
+        real_rules = oracle_session.iptables(*table, "-S").out.splitlines()
     assert (code, err) == (real.code, real.err)
     assert rules == real_rules

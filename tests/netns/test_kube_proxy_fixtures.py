@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from iptparse.grammar.restore import RestoreOptions, Restorer
+from iptparse.grammar.restore import RestoreError, RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from iptparse.printer import table_save_lines
 from tests.oracle import LegacyIptables
@@ -50,14 +50,22 @@ def test_overall_mixed_fixture(oracle: LegacyIptables) -> None:
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")
 def test_repeated_syncs_replay(oracle: LegacyIptables) -> None:
+    """04..09 in order; 08 refers to a chain of a sync the fixtures leave out, so it fails
+    (as it did for kube-proxy, which then resyncs in full: 09) the same way on both sides."""
     restorer = Restorer()
     ours = Ruleset()
     names = sorted(path.name for path in FIXTURES.glob("0[4-9]-*.rules"))
     assert names
     for name in names:
         text = _fixture(name)
+        _create_nfacct(oracle, text)
         real = oracle.restore(text, "--noflush", "--counters")
-        assert real.code == 0, (name, real.err)
-        ours = restorer.restore(text, ours, RestoreOptions(noflush=True, counters=True))
+        try:
+            ours = restorer.restore(text, ours, RestoreOptions(noflush=True, counters=True))
+            outcome = (0, "")
+        except RestoreError as error:
+            ours = error.ruleset
+            outcome = (error.exit_code, error.text)
+        assert outcome == (real.code, real.err), name
         for table in _tables(text):
             assert _ours(ours, table) == oracle.save(table), name
