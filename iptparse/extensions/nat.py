@@ -169,6 +169,24 @@ class _NatTarget(TargetExtension):
             return NatRange(spec.ips, spec.ports, 0)
         return spec
 
+    def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
+        """The address range of the one option with a value (``--to-*``); True for a flag."""
+        if opt.arg:
+            assert value is not None
+            return self._range(value, call)
+        return True
+
+    def _flag_words(self, options: Any, dashes: str) -> str:
+        """The flags (options without a value) set in ``options``, in the order declared, each
+        as `` --NAME`` (``dashes="--"``, iptables-save) or `` NAME`` (``dashes=""``, -L)."""
+        return "".join(f" {dashes}{opt.name}" for opt in self.options
+                       if not opt.arg and getattr(options, opt.name.replace("-", "_")))
+
+
+def _ports_words(ports: NatRange | None, label: str) -> str:
+    """``label`` and the port range, or nothing when there is no range."""
+    return "" if ports is None else label + ports.ports_text()
+
 
 @dataclass(frozen=True, slots=True)
 class DnatOptions:
@@ -186,31 +204,15 @@ class DnatTarget(_NatTarget):
     )
     hooks = frozenset({"PREROUTING", "OUTPUT"})
 
-    def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
-        if opt.name == "to-destination":
-            assert value is not None
-            return self._range(value, call)
-        return True
-
     def build(self, state: dict[str, Any], rule: RuleInProgress) -> DnatOptions:
         return DnatOptions(state["to-destination"][0], _flag(state, "random"),
                            _flag(state, "persistent"))
 
     def save(self, options: DnatOptions) -> str:
-        text = " --to-destination " + options.to.text()
-        if options.random:
-            text += " --random"
-        if options.persistent:
-            text += " --persistent"
-        return text
+        return " --to-destination " + options.to.text() + self._flag_words(options, "--")
 
     def listing(self, options: DnatOptions, numeric: bool) -> str:
-        text = " to:" + options.to.text()
-        if options.random:
-            text += " random"
-        if options.persistent:
-            text += " persistent"
-        return text
+        return " to:" + options.to.text() + self._flag_words(options, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,35 +234,15 @@ class SnatTarget(_NatTarget):
     hooks = frozenset({"POSTROUTING", "INPUT"})
     keeps_base = False
 
-    def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
-        if opt.name == "to-source":
-            assert value is not None
-            return self._range(value, call)
-        return True
-
     def build(self, state: dict[str, Any], rule: RuleInProgress) -> SnatOptions:
         return SnatOptions(state["to-source"][0], _flag(state, "random"),
                            _flag(state, "random-fully"), _flag(state, "persistent"))
 
     def save(self, options: SnatOptions) -> str:
-        text = " --to-source " + options.to.text()
-        if options.random:
-            text += " --random"
-        if options.random_fully:
-            text += " --random-fully"
-        if options.persistent:
-            text += " --persistent"
-        return text
+        return " --to-source " + options.to.text() + self._flag_words(options, "--")
 
     def listing(self, options: SnatOptions, numeric: bool) -> str:
-        text = " to:" + options.to.text()
-        if options.random:
-            text += " random"
-        if options.random_fully:
-            text += " random-fully"
-        if options.persistent:
-            text += " persistent"
-        return text
+        return " to:" + options.to.text() + self._flag_words(options, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,24 +276,10 @@ class MasqueradeTarget(_NatTarget):
         return MasqueradeOptions(ports, _flag(state, "random"), _flag(state, "random-fully"))
 
     def save(self, options: MasqueradeOptions) -> str:
-        text = ""
-        if options.ports is not None:
-            text = " --to-ports " + options.ports.ports_text()
-        if options.random:
-            text += " --random"
-        if options.random_fully:
-            text += " --random-fully"
-        return text
+        return _ports_words(options.ports, " --to-ports ") + self._flag_words(options, "--")
 
     def listing(self, options: MasqueradeOptions, numeric: bool) -> str:
-        text = ""
-        if options.ports is not None:
-            text = " masq ports: " + options.ports.ports_text()
-        if options.random:
-            text += " random"
-        if options.random_fully:
-            text += " random-fully"
-        return text
+        return _ports_words(options.ports, " masq ports: ") + self._flag_words(options, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,20 +312,10 @@ class RedirectTarget(_NatTarget):
         return RedirectOptions(ports, _flag(state, "random"))
 
     def save(self, options: RedirectOptions) -> str:
-        text = ""
-        if options.ports is not None:
-            text = " --to-ports " + options.ports.ports_text()
-        if options.random:
-            text += " --random"
-        return text
+        return _ports_words(options.ports, " --to-ports ") + self._flag_words(options, "--")
 
     def listing(self, options: RedirectOptions, numeric: bool) -> str:
-        text = ""
-        if options.ports is not None:
-            text = " redir ports " + options.ports.ports_text()
-        if options.random:
-            text += " random"
-        return text
+        return _ports_words(options.ports, " redir ports ") + self._flag_words(options, "")
 
 
 EXTENSIONS = (DnatTarget(), SnatTarget(), MasqueradeTarget(), RedirectTarget())

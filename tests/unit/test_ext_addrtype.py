@@ -6,17 +6,16 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -A``, ``ipta
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
 from iptparse.edit import TableDraft
-from iptparse.errors import KernelRejection, ParameterProblem
+from iptparse.errors import KernelRejection
 from iptparse.grammar.command import parse_command
 from iptparse.grammar.restore import apply_command
 from iptparse.model import Table
 from iptparse.printer import listing_lines, rule_save_text
 from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, parameter_problem
 
 pytestmark = pytest.mark.unit
 
@@ -24,13 +23,9 @@ ALL_TYPES = ("UNSPEC,UNICAST,LOCAL,BROADCAST,ANYCAST,MULTICAST,BLACKHOLE,UNREACH
              "THROW,NAT,XRESOLVE")
 
 
-def _table(words: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, "-m", "addrtype", *shlex.split(words)],
-                                       table))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
+def _addrtype_table(words: str, table: str = "filter", chain: str = "INPUT") -> Table:
+    """The table after ``iptables -t TABLE -A CHAIN -m addrtype WORDS``, committed."""
+    return committed_table(f"-m addrtype {words}", table, chain)
 
 
 @pytest.mark.parametrize(("words", "saved", "listed"), [
@@ -53,7 +48,7 @@ def _table(words: str, table: str = "filter", chain: str = "INPUT") -> Table:
      "ADDRTYPE match src-type LOCAL limit-in"),
 ])
 def test_addrtype(words: str, saved: str, listed: str) -> None:
-    table = _table(words)
+    table = _addrtype_table(words)
     (rule,) = table.chains["INPUT"].rules
     assert rule_save_text("INPUT", rule) == f"-A INPUT -m addrtype {saved}"
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
@@ -63,8 +58,8 @@ def test_addrtype(words: str, saved: str, listed: str) -> None:
 
 
 def test_addrtype_limit_out_listing() -> None:
-    table = _table("--limit-iface-out ! --src-type LOCAL,BLACKHOLE ! --dst-type UNICAST",
-                   chain="OUTPUT")
+    table = _addrtype_table("--limit-iface-out ! --src-type LOCAL,BLACKHOLE ! --dst-type UNICAST",
+                            chain="OUTPUT")
     (rule,) = table.chains["OUTPUT"].rules
     assert rule_save_text("OUTPUT", rule) == (
         "-A OUTPUT -m addrtype ! --src-type LOCAL,BLACKHOLE ! --dst-type UNICAST "
@@ -93,9 +88,7 @@ def test_addrtype_limit_out_listing() -> None:
      'addrtype: option "--limit-iface-in" cannot be inverted.\n'),
 ])
 def test_addrtype_errors(words: str, message: str) -> None:
-    with pytest.raises(ParameterProblem) as error:
-        _table(words)
-    assert error.value.message == message
+    assert parameter_problem(f"-m addrtype {words}") == message
 
 
 @pytest.mark.parametrize(("table", "chain", "limit", "accepted"), [
@@ -110,10 +103,10 @@ def test_addrtype_errors(words: str, message: str) -> None:
 def test_addrtype_limit_hooks(table: str, chain: str, limit: str, accepted: bool) -> None:
     words = f"--dst-type LOCAL --limit-iface-{limit}"
     if accepted:
-        _table(words, table, chain)
+        _addrtype_table(words, table, chain)
     else:
         with pytest.raises(KernelRejection):
-            _table(words, table, chain)
+            _addrtype_table(words, table, chain)
 
 
 def test_addrtype_limit_in_user_chain_reached_from_output() -> None:

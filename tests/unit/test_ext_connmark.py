@@ -6,43 +6,19 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -A``/``-C``,
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import KernelRejection, ParameterProblem
+from iptparse.errors import KernelRejection
 from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, listing_line, parameter_problem, saved_rule_spec
 
 pytestmark = pytest.mark.unit
 
 
-def _table(words: str, table: str = "mangle", chain: str = "PREROUTING") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(words)], table))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _saved(words: str) -> str:
-    (rule,) = _table(words).chains["PREROUTING"].rules
-    return rule_save_text("PREROUTING", rule)[len("-A PREROUTING "):]
-
-
 def _listed(words: str, numeric: bool = True) -> str:
-    line = listing_lines(_table(words), "PREROUTING", numeric=numeric)[2]
+    """What mangle PREROUTING's -L line shows after the destination column."""
+    line = listing_line(words, numeric, "mangle", "PREROUTING")
     return line[line.index("0.0.0.0/0" if numeric else "anywhere", 30):].split(None, 1)[1]
-
-
-def _error(words: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(words)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("words", "saved", "listed"), [
@@ -52,7 +28,7 @@ def _error(words: str) -> str:
     ("--mark 0/0xffffffff", "--mark 0x0", "connmark match  0x0"),
 ])
 def test_connmark_match(words: str, saved: str, listed: str) -> None:
-    assert _saved(f"-m connmark {words}") == f"-m connmark {saved}"
+    assert saved_rule_spec(f"-m connmark {words}", "mangle", "PREROUTING") == f"-m connmark {saved}"
     for numeric in (True, False):
         assert _listed(f"-m connmark {words}", numeric) == listed
 
@@ -65,7 +41,7 @@ def test_connmark_match(words: str, saved: str, listed: str) -> None:
     ("--mark 1 --mark 2", 'connmark: option "--mark" can only be used once.\n'),
 ])
 def test_connmark_match_errors(words: str, message: str) -> None:
-    assert _error(f"-m connmark {words}") == message
+    assert parameter_problem(f"-m connmark {words}", "mangle", "PREROUTING") == message
 
 
 @pytest.mark.parametrize(("words", "saved", "listed"), [
@@ -105,7 +81,7 @@ def test_connmark_match_errors(words: str, message: str) -> None:
      "CONNMARK save nfmask 0xf ctmask ~0xffffffff"),
 ])
 def test_connmark_target(words: str, saved: str, listed: str) -> None:
-    assert _saved(f"-j CONNMARK {words}") == f"-j CONNMARK {saved}"
+    assert saved_rule_spec(f"-j CONNMARK {words}", "mangle", "PREROUTING") == f"-j CONNMARK {saved}"
     for numeric in (True, False):
         assert _listed(f"-j CONNMARK {words}", numeric) == listed
 
@@ -141,20 +117,20 @@ def test_connmark_target(words: str, saved: str, listed: str) -> None:
      'CONNMARK: bad value for option "--left-shift-mark", or out of range (0-32).\n'),
 ])
 def test_connmark_target_errors(words: str, message: str) -> None:
-    assert _error(f"-j CONNMARK {words}") == message
+    assert parameter_problem(f"-j CONNMARK {words}", "mangle", "PREROUTING") == message
 
 
 def test_connmark_shift_of_32_bits_is_refused_by_the_kernel() -> None:
     with pytest.raises(KernelRejection):
-        _table("-j CONNMARK --save-mark --right-shift-mark 32")
-    _table("-j CONNMARK --save-mark --left-shift-mark 31")
+        committed_table("-j CONNMARK --save-mark --right-shift-mark 32", "mangle", "PREROUTING")
+    committed_table("-j CONNMARK --save-mark --left-shift-mark 31", "mangle", "PREROUTING")
 
 
 @pytest.mark.parametrize(("table", "chain"), [
     ("filter", "INPUT"), ("nat", "OUTPUT"), ("raw", "PREROUTING"), ("security", "FORWARD"),
 ])
 def test_connmark_any_table(table: str, chain: str) -> None:
-    _table("-m connmark --mark 1 -j CONNMARK --restore-mark", table, chain)
+    committed_table("-m connmark --mark 1 -j CONNMARK --restore-mark", table, chain)
 
 
 @pytest.mark.parametrize(("first", "second", "same"), [

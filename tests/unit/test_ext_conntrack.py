@@ -8,52 +8,11 @@ namespace: ``iptables-legacy -A INPUT RULE``, then ``iptables-legacy-save`` and 
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, error_text
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Rule, Table
-from iptparse.printer import rule_listing_text, rule_save_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import accepted_and_refused_tests
 
 pytestmark = pytest.mark.unit
-
-
-def _append(rule_text: str) -> Rule:
-    """``iptables -A INPUT RULE`` on an empty filter table, committed; the rule added."""
-    draft = TableDraft(Table.empty("filter"))
-    apply_command(draft, parse_command(["-A", "INPUT", *shlex.split(rule_text)], "filter",
-                                       draft.__contains__))
-    table = draft.freeze()
-    validate_table(table)
-    (rule,) = table.chains["INPUT"].rules
-    return rule
-
-
-def _stderr(rule_text: str) -> str:
-    """What ``iptables -A INPUT RULE`` prints on stderr when it fails."""
-    with pytest.raises(IptablesError) as error:
-        _append(rule_text)
-    return error_text(error.value)
-
-
-def _full_stderr(message: str) -> str:
-    """iptables' stderr for a message stored without its prefix and help hint."""
-    if message.startswith("iptables: "):
-        return message  # a kernel refusal: no prefix, no hint
-    prefix = "" if message.startswith("Bad argument") else "iptables v1.8.9 (legacy): "
-    return f"{prefix}{message}Try `iptables -h' or 'iptables --help' for more information.\n"
-
-
-def _check_accepted(rule_text: str, saved: str, numeric: str, names: str) -> None:
-    rule = _append(rule_text)
-    assert rule_save_text("INPUT", rule) == f"-A INPUT {saved}"
-    assert rule_listing_text(rule, numeric=True) == numeric
-    assert rule_listing_text(rule, numeric=False) == names
 
 
 ACCEPTED = [
@@ -532,64 +491,6 @@ ACCEPTED = [
         ' ! ctstatus NONE',
         ' ! ctstatus NONE',
     ),
-    ('-m state --state INVALID', '-m state --state INVALID', ' state INVALID', ' state INVALID'),
-    (
-        '-m state --state NEW,RELATED',
-        '-m state --state NEW,RELATED',
-        ' state NEW,RELATED',
-        ' state NEW,RELATED',
-    ),
-    (
-        '-m state --state UNTRACKED',
-        '-m state --state UNTRACKED',
-        ' state UNTRACKED',
-        ' state UNTRACKED',
-    ),
-    ('-m state ! --state NEW', '-m state ! --state NEW', ' ! state NEW', ' ! state NEW'),
-    ('-m state --state new', '-m state --state NEW', ' state NEW', ' state NEW'),
-    (
-        '-m state --state NEW -m state --state INVALID',
-        '-m state --state NEW -m state --state INVALID',
-        ' state NEW state INVALID',
-        ' state NEW state INVALID',
-    ),
-    ('-m state --sta NEW', '-m state --state NEW', ' state NEW', ' state NEW'),
-    (
-        '-m conntrack --ctstate NEW -m state --state NEW',
-        '-m conntrack --ctstate NEW -m state --state NEW',
-        ' ctstate NEW state NEW',
-        ' ctstate NEW state NEW',
-    ),
-    (
-        '-m state --state NEW -m conntrack --ctstate NEW',
-        '-m state --state NEW -m conntrack --ctstate NEW',
-        ' state NEW ctstate NEW',
-        ' state NEW ctstate NEW',
-    ),
-    (
-        '-m conntrack ! --ctstate NEW',
-        '-m conntrack ! --ctstate NEW',
-        ' ! ctstate NEW',
-        ' ! ctstate NEW',
-    ),
-    (
-        '-m conntrack --ctorigsrcport 1 --ctproto tcp',
-        '-m conntrack --ctproto 6 --ctorigsrcport 1',
-        ' ctproto 6 ctorigsrcport 1',
-        ' ctproto 6 ctorigsrcport 1',
-    ),
-    (
-        '-m conntrack --ctstatus NONE',
-        '-m conntrack --ctstatus NONE',
-        ' ctstatus NONE',
-        ' ctstatus NONE',
-    ),
-    (
-        '-m conntrack ! --ctstatus NONE',
-        '-m conntrack ! --ctstatus NONE',
-        ' ! ctstatus NONE',
-        ' ! ctstatus NONE',
-    ),
 ]
 
 REFUSED = [
@@ -805,44 +706,7 @@ REFUSED = [
     ('-m conntrack --ctst NEW', 'unknown option "--ctst"\n'),
     ('-m conntrack --ctorig 1.1.1.1', 'unknown option "--ctorig"\n'),
     ('-m conntrack --ctrepl 1.1.1.1', 'unknown option "--ctrepl"\n'),
-    (
-        '-m state --state DNAT,SNAT,UNTRACKED,ESTABLISHED,RELATED,NEW,INVALID',
-        'Bad state "DNAT,SNAT,UNTRACKED,ESTABLISHED,RELATED,NEW,INVALID"\n',
-    ),
-    ('-m state --state x', 'Bad state "x"\n'),
-    (
-        '-m state --state NEW,',
-        '"--state" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED\n',
-    ),
-    ('-m state --state ,NEW', 'Bad state ",NEW"\n'),
-    ('-m state --state wrong,NEW', 'Bad state "wrong,NEW"\n'),
-    (
-        '-m state --state ""',
-        '"--state" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED\n',
-    ),
-    ('-m state --state NEW --state NEW', 'state: option "--state" can only be used once.\n\n'),
-    ('-m state wrong', "Bad argument `wrong'\n"),
-    ('-m state', 'state: option "--state" must be specified\n\n'),
-    (
-        '-m state --state NEW -m conntrack --ctstate NEW --state INVALID',
-        'state: option "--state" can only be used once.\n\n',
-    ),
-    (
-        '-m conntrack --ctstate NEW --ctstate NEW',
-        'conntrack: option "--ctstate" can only be used once.\n\n',
-    ),
-    ('-m conntrack --ctstate ! NEW', 'Bad ctstate "!"\n'),
-    ('-m conntrack --ctst NEW', 'unknown option "--ctst"\n'),
-    ('-m conntrack --ctorig 1.1.1.1', 'unknown option "--ctorig"\n'),
-    ('-m conntrack --ctrepl 1.1.1.1', 'unknown option "--ctrepl"\n'),
 ]
 
 
-@pytest.mark.parametrize(("rule_text", "saved", "numeric", "names"), ACCEPTED)
-def test_accepted(rule_text: str, saved: str, numeric: str, names: str) -> None:
-    _check_accepted(rule_text, saved, numeric, names)
-
-
-@pytest.mark.parametrize(("rule_text", "message"), REFUSED)
-def test_refused(rule_text: str, message: str) -> None:
-    assert _stderr(rule_text) == _full_stderr(message)
+test_accepted, test_refused = accepted_and_refused_tests(ACCEPTED, REFUSED)

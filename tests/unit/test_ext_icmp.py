@@ -11,7 +11,7 @@ import pytest
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.icmp import ICMP_NAMES
-from tests.unit.test_ext_tcp import commit, listed, saved
+from tests.unit.ext_harness import committed_table, listed_matches, save_lines
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +23,8 @@ NAME_SAVES = ("any 0 0 3 3/0 3/1 3/2 3/3 3/4 3/5 3/6 3/7 3/9 3/10 3/11 3/12 3/13
 @pytest.mark.parametrize(("name", "save"),
                          list(zip([entry[0] for entry in ICMP_NAMES], NAME_SAVES, strict=True)))
 def test_every_name(name: str, save: str) -> None:
-    assert saved(f"-p icmp --icmp-type {name}") == f"-A INPUT -p icmp -m icmp --icmp-type {save}"
+    assert save_lines(f"-p icmp --icmp-type {name}") == (
+        f"-A INPUT -p icmp -m icmp --icmp-type {save}")
 
 
 @pytest.mark.parametrize(("value", "save"), [
@@ -34,12 +35,14 @@ def test_every_name(name: str, save: str) -> None:
     ("3/0x1", "3/1"), ("255:255/3:3", "any"),
 ])
 def test_save(value: str, save: str) -> None:
-    assert saved(f"-p icmp --icmp-type {value}") == f"-A INPUT -p icmp -m icmp --icmp-type {save}"
+    assert save_lines(f"-p icmp --icmp-type {value}") == (
+        f"-A INPUT -p icmp -m icmp --icmp-type {save}")
 
 
 def test_save_inverted() -> None:
-    assert saved("-p icmp ! --icmp-type echo-reply") == "-A INPUT -p icmp -m icmp ! --icmp-type 0"
-    assert saved("-p icmp ! --icmp-type any") == "-A INPUT -p icmp -m icmp ! --icmp-type any"
+    assert save_lines("-p icmp ! --icmp-type echo-reply") == (
+        "-A INPUT -p icmp -m icmp ! --icmp-type 0")
+    assert save_lines("-p icmp ! --icmp-type any") == "-A INPUT -p icmp -m icmp ! --icmp-type any"
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -61,16 +64,16 @@ def test_save_inverted() -> None:
 ])
 def test_errors(value: str, message: str) -> None:
     with pytest.raises(ParameterProblem) as error:
-        commit(f"-p icmp --icmp-type {value}")
+        committed_table(f"-p icmp --icmp-type {value}")
     assert error.value.message == message
 
 
 def test_option_errors() -> None:
     with pytest.raises(ParameterProblem) as error:
-        commit("-p icmp -m icmp")
+        committed_table("-p icmp -m icmp")
     assert error.value.message == 'icmp: option "--icmp-type" must be specified\n'
     with pytest.raises(ParameterProblem) as error:
-        commit("-p icmp --icmp-type 8 --icmp-type 0")
+        committed_table("-p icmp --icmp-type 8 --icmp-type 0")
     assert error.value.message == 'icmp: option "--icmp-type" can only be used once.\n'
 
 
@@ -79,7 +82,7 @@ def test_option_errors() -> None:
 ])
 def test_kernel_refuses_without_icmp_protocol(words: str) -> None:
     with pytest.raises(KernelRejection):
-        commit(words)
+        committed_table(words)
 
 
 @pytest.mark.parametrize(("value", "numeric", "names"), [
@@ -99,5 +102,5 @@ def test_kernel_refuses_without_icmp_protocol(words: str) -> None:
 def test_listing(value: str, numeric: str, names: str) -> None:
     invert, _, value = value.rpartition(" ")
     words = f"-p icmp {invert} --icmp-type {value}"
-    assert listed(words, True) == numeric
-    assert listed(words, False) == names
+    assert listed_matches(words, True) == numeric
+    assert listed_matches(words, False) == names

@@ -6,42 +6,17 @@ Every expected value here was read off iptables-legacy 1.8.9 (``iptables -A``, t
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import OptionCall, RuleInProgress
 from iptparse.extensions.iprange import EXTENSIONS
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
 from iptparse.grammar.tokens import numeric_ipv4
-from iptparse.model import Rule, Table
 from iptparse.printer import listing_lines, rule_listing_text, rule_spec_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, first_appended_rule, parameter_problem
 
 pytestmark = pytest.mark.unit
-
-
-def _table(rule: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(rule)], table,
-                                       draft.__contains__))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _rule(rule: str) -> Rule:
-    return _table(rule).chains["INPUT"].rules[0]
-
-
-def _message(rule: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("text", "address"), [
@@ -76,14 +51,14 @@ def test_address(text: str, address: int | None) -> None:
     ("--src-r 1.1.1.1-1.1.1.2", "--src-range 1.1.1.1-1.1.1.2", " source IP range 1.1.1.1-1.1.1.2"),
 ])
 def test_saved_and_listed(options: str, saved: str, listed: str) -> None:
-    parsed = _rule(f"-m iprange {options}")
+    parsed = first_appended_rule(f"-m iprange {options}")
     assert rule_spec_text(parsed) == f" -m iprange {saved}"
     assert rule_listing_text(parsed, numeric=True) == listed
     assert rule_listing_text(parsed, numeric=False) == listed
 
 
 def test_listing_line() -> None:
-    table = _table("-m iprange ! --dst-range 127.0.0.1-127.0.0.2")
+    table = committed_table("-m iprange ! --dst-range 127.0.0.1-127.0.0.2")
     assert listing_lines(table, "INPUT", numeric=False)[2] == (
         "           all  --  anywhere             anywhere             "
         "destination IP range ! 127.0.0.1-127.0.0.2")
@@ -113,7 +88,7 @@ def _bad(option: str, text: str) -> str:
     ("--src 1.1.1.1", "iprange match: You must specify `--src-range' or `--dst-range'"),
 ])
 def test_errors(options: str, message: str) -> None:
-    assert _message(f"-m iprange {options}") == message
+    assert parameter_problem(f"-m iprange {options}") == message
 
 
 def test_reversed_range_warns() -> None:

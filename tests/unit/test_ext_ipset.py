@@ -8,35 +8,26 @@ the sets used here existed (``ipset create foo hash:ip``). Where iptables report
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import OptionCall, RuleInProgress
 from iptparse.extensions.ipset import EXTENSIONS, parse_counter
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
 from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from iptparse.printer import listing_lines
+from tests.unit.ext_harness import committed_table, parameter_problem, saved_rule_spec
 
 pytestmark = pytest.mark.unit
 
 
-def _table(rule: str) -> Table:
-    draft = TableDraft(Table.empty("filter"))
-    words = ["-A", "INPUT", "-m", "set", *shlex.split(rule)]
-    apply_command(draft, parse_command(words, "filter", draft.__contains__))
-    result = draft.freeze()
-    validate_table(result)
-    return result
+def _set_table(rule: str) -> Table:
+    """The filter table after ``iptables -A INPUT -m set RULE``, committed."""
+    return committed_table(f"-m set {rule}")
 
 
 def _saved(rule: str) -> str:
-    (line,) = [rule_save_text("INPUT", r) for r in _table(rule).chains["INPUT"].rules]
-    return line[len("-A INPUT -m set "):]
+    """The saved rule after its ``-A INPUT -m set ``."""
+    return saved_rule_spec(f"-m set {rule}")[len("-m set "):]
 
 
 @pytest.mark.parametrize(("rule", "saved"), [
@@ -143,9 +134,7 @@ def test_counter_errors(text: str) -> None:
     ("--match-set foo src --return-nomatch=1", 'unknown option "--return-nomatch=1"'),
 ])
 def test_errors(rule: str, message: str) -> None:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    assert error.value.message == message
+    assert parameter_problem(f"-m set {rule}") == message
 
 
 @pytest.mark.parametrize(("rule", "listed"), [
@@ -160,7 +149,7 @@ def test_errors(rule: str, message: str) -> None:
      "match-set foo src ! match-set x dst,src"),
 ])
 def test_listing(rule: str, listed: str) -> None:
-    table = _table(rule)
+    table = _set_table(rule)
     numeric = listing_lines(table, "INPUT", numeric=True)[2]
     named = listing_lines(table, "INPUT", numeric=False)[2]
     assert numeric == f"           0    --  0.0.0.0/0            0.0.0.0/0            {listed}"

@@ -6,39 +6,13 @@ Every expected value here was read off iptables-legacy 1.8.9 (``iptables -A``, t
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
 from iptparse.grammar.tokens import c_strtoul, c_uint
-from iptparse.model import Rule, Table
 from iptparse.printer import listing_lines, rule_listing_text, rule_spec_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, first_appended_rule, parameter_problem
 
 pytestmark = pytest.mark.unit
-
-
-def _table(rule: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(rule)], table,
-                                       draft.__contains__))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _rule(rule: str) -> Rule:
-    return _table(rule).chains["INPUT"].rules[0]
-
-
-def _message(rule: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("text", "result"), [
@@ -64,11 +38,12 @@ def test_c_uint() -> None:
     ("''", "0"), (":", "0:65535"), (":5", "0:5"), ("1:0x10", "1:16"), ("'5: 6'", "5:6"),
 ])
 def test_saved(value: str, saved: str) -> None:
-    assert rule_spec_text(_rule(f"-m length --length {value}")) == f" -m length --length {saved}"
+    parsed = first_appended_rule(f"-m length --length {value}")
+    assert rule_spec_text(parsed) == f" -m length --length {saved}"
 
 
 def test_inverted() -> None:
-    parsed = _rule("-m length ! --length 10:20")
+    parsed = first_appended_rule("-m length ! --length 10:20")
     assert rule_spec_text(parsed) == " -m length ! --length 10:20"
     assert rule_listing_text(parsed, numeric=True) == " length !10:20"
     assert rule_listing_text(parsed, numeric=False) == " length !10:20"
@@ -77,13 +52,13 @@ def test_inverted() -> None:
 @pytest.mark.parametrize(("value", "listed"), [("1", " length 1"), ("4:", " length 4:65535"),
                                                ("3:3", " length 3"), ("5:3", " length 5:3")])
 def test_listing(value: str, listed: str) -> None:
-    parsed = _rule(f"-m length --length {value}")
+    parsed = first_appended_rule(f"-m length --length {value}")
     assert rule_listing_text(parsed, numeric=True) == listed
     assert rule_listing_text(parsed, numeric=False) == listed
 
 
 def test_listing_line() -> None:
-    table = _table("-m length --length :2")
+    table = committed_table("-m length --length :2")
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         "           0    --  0.0.0.0/0            0.0.0.0/0            length 0:2")
     assert listing_lines(table, "INPUT", numeric=False)[2] == (
@@ -112,10 +87,10 @@ TOO_MANY = 'length: Too many components for option "--length" (max: 2)\n'
     ("1:2:", TOO_MANY), ("1::", TOO_MANY),
 ])
 def test_bad_values(value: str, message: str) -> None:
-    assert _message(f"-m length --length {value}") == message
+    assert parameter_problem(f"-m length --length {value}") == message
 
 
 def test_option_errors() -> None:
-    assert _message("-m length") == 'length: option "--length" must be specified\n'
-    assert _message("-m length --length 1 --length 2") == (
+    assert parameter_problem("-m length") == 'length: option "--length" must be specified\n'
+    assert parameter_problem("-m length --length 1 --length 2") == (
         'length: option "--length" can only be used once.\n')

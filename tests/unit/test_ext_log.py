@@ -6,43 +6,12 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -A ...``, ``
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from iptparse.errors import ParameterProblem
+from tests.unit.ext_harness import listing_line, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-def _table(table: str, chain: str, rule: str) -> Table:
-    draft = TableDraft(Table.empty(table))
-    command = parse_command(["-A", chain, *shlex.split(rule)], table, draft.__contains__)
-    apply_command(draft, command)
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def saved(table: str, chain: str, rule: str) -> str:
-    result = _table(table, chain, rule)
-    return rule_save_text(chain, result.chains[chain].rules[0])[len(f"-A {chain} "):]
-
-
-def listed(table: str, chain: str, rule: str, numeric: bool) -> str:
-    return listing_lines(_table(table, chain, rule), chain, numeric=numeric)[2]
-
-
-def error(table: str, chain: str, rule: str) -> IptablesError:
-    with pytest.raises(IptablesError) as caught:
-        _table(table, chain, rule)
-    return caught.value
-
 
 @pytest.mark.parametrize(("rule", "save"), [
     ("-j LOG", "="),
@@ -72,12 +41,12 @@ def error(table: str, chain: str, rule: str) -> IptablesError:
      "-j LOG --log-prefix 12345678901234567890123456789"),
 ])
 def test_saved(rule: str, save: str) -> None:
-    assert saved("filter", "INPUT", rule) == (rule if save == "=" else save)
+    assert saved_rule_spec(rule, "filter", "INPUT") == (rule if save == "=" else save)
 
 
 def test_prefix_cut_inside_a_character() -> None:
     # 29 bytes end in the middle of the 15th "é": the half byte is kept, as in the kernel.
-    text = saved("filter", "INPUT", "-j LOG --log-prefix " + "é" * 15)
+    text = saved_rule_spec("-j LOG --log-prefix " + "é" * 15, "filter", "INPUT")
     assert text.encode("utf-8", "surrogateescape") == (
         b'-j LOG --log-prefix "' + "é".encode() * 14 + b'\xc3"')
 
@@ -100,7 +69,7 @@ def test_prefix_cut_inside_a_character() -> None:
     ("-j LOG --log-t x", 'unknown option "--log-t"'),
 ])
 def test_errors(rule: str, message: str) -> None:
-    err = error("filter", "INPUT", rule)
+    err = raised_error(rule, "filter", "INPUT")
     assert isinstance(err, ParameterProblem)
     assert err.message == message
 
@@ -117,9 +86,9 @@ def test_errors(rule: str, message: str) -> None:
      'LOG level warn prefix "a"b"'),
 ])
 def test_listing(rule: str, numeric: str, names: str) -> None:
-    assert listed("filter", "INPUT", rule, True) == (
+    assert listing_line(rule, True, "filter", "INPUT") == (
         "LOG        0    --  0.0.0.0/0            0.0.0.0/0            " + numeric)
-    assert listed("filter", "INPUT", rule, False) == (
+    assert listing_line(rule, False, "filter", "INPUT") == (
         "LOG        all  --  anywhere             anywhere             " + names)
 
 
@@ -127,4 +96,4 @@ def test_listing(rule: str, numeric: str, names: str) -> None:
     ("nat", "PREROUTING"), ("raw", "OUTPUT"), ("mangle", "POSTROUTING"), ("security", "INPUT"),
 ])
 def test_any_table(table: str, chain: str) -> None:
-    assert saved(table, chain, "-j LOG") == "-j LOG"
+    assert saved_rule_spec("-j LOG", table, chain) == "-j LOG"

@@ -6,39 +6,15 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -A``, ``ipta
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import KernelRejection, ParameterProblem
+from iptparse.errors import KernelRejection
 from iptparse.extensions.mark import parse_mark_mask_word, read_c_ulong
 from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from iptparse.printer import listing_lines
+from tests.unit.ext_harness import committed_table, parameter_problem, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-
-def _table(table: str, chain: str, words: str) -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(words)], table))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _saved(table: str, chain: str, words: str) -> str:
-    (rule,) = _table(table, chain, words).chains[chain].rules
-    return rule_save_text(chain, rule)[len(f"-A {chain} "):]
-
-
-def _error(words: str, table: str = "filter", chain: str = "INPUT") -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(table, chain, words)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("text", "result"), [
@@ -70,7 +46,7 @@ def test_mark_mask_word(text: str, result: object) -> None:
     ("-m mark --mark 4294967295", "-m mark --mark 0xffffffff"),
 ])
 def test_mark_match_saved(words: str, saved: str) -> None:
-    assert _saved("filter", "INPUT", words) == saved
+    assert saved_rule_spec(words, "filter", "INPUT") == saved
 
 
 @pytest.mark.parametrize(("words", "message"), [
@@ -85,7 +61,7 @@ def test_mark_match_saved(words: str, saved: str) -> None:
     ("-m mark --mark 1 --mark 2", 'mark: option "--mark" can only be used once.\n'),
 ])
 def test_mark_match_errors(words: str, message: str) -> None:
-    assert _error(words) == message
+    assert parameter_problem(words) == message
 
 
 @pytest.mark.parametrize(("words", "saved", "listed"), [
@@ -105,8 +81,8 @@ def test_mark_match_errors(words: str, message: str) -> None:
     ("--and-mark ' 1'", "--set-xmark 0x0/0xfffffffe", "MARK and 0x1"),
 ])
 def test_mark_target(words: str, saved: str, listed: str) -> None:
-    assert _saved("mangle", "PREROUTING", f"-j MARK {words}") == f"-j MARK {saved}"
-    table = _table("mangle", "PREROUTING", f"-j MARK {words}")
+    assert saved_rule_spec(f"-j MARK {words}", "mangle", "PREROUTING") == f"-j MARK {saved}"
+    table = committed_table(f"-j MARK {words}", "mangle", "PREROUTING")
     for numeric in (True, False):
         assert listing_lines(table, "PREROUTING", numeric=numeric)[2].endswith(f"  {listed}")
 
@@ -133,7 +109,7 @@ def test_mark_target(words: str, saved: str, listed: str) -> None:
     ("--set 1", 'unknown option "--set"'),
 ])
 def test_mark_target_errors(words: str, message: str) -> None:
-    assert _error(f"-j MARK {words}", "mangle", "PREROUTING") == message
+    assert parameter_problem(f"-j MARK {words}", "mangle", "PREROUTING") == message
 
 
 @pytest.mark.parametrize(("table", "chain"), [
@@ -142,13 +118,13 @@ def test_mark_target_errors(words: str, message: str) -> None:
 ])
 def test_mark_target_any_table(table: str, chain: str) -> None:
     try:
-        _table(table, chain, "-m mark --mark 1 -j MARK --set-mark 1")
+        committed_table("-m mark --mark 1 -j MARK --set-mark 1", table, chain)
     except KernelRejection as error:  # pragma: no cover - the failure message
         pytest.fail(f"refused: {error}")
 
 
 def test_mark_listing_numeric_and_names() -> None:
-    table = _table("filter", "INPUT", "-m mark ! --mark 1/0xff -j MARK --or-mark 0x4000")
+    table = committed_table("-m mark ! --mark 1/0xff -j MARK --or-mark 0x4000", "filter", "INPUT")
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         "MARK       0    --  0.0.0.0/0            0.0.0.0/0            "
         "mark match ! 0x1/0xff MARK or 0x4000")

@@ -7,41 +7,15 @@ Every expected value here was read off iptables-legacy 1.8.9 (``iptables -A``, t
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Rule, Table
 from iptparse.printer import listing_lines, rule_listing_text, rule_spec_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, first_appended_rule, parameter_problem
 
 pytestmark = pytest.mark.unit
 
 FIFTEEN = ",".join(str(n) for n in range(1, 16))
 FOURTEEN = ",".join(str(n) for n in range(1, 15))
-
-
-def _table(rule: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(rule)], table,
-                                       draft.__contains__))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _rule(rule: str) -> Rule:
-    return _table(rule).chains["INPUT"].rules[0]
-
-
-def _message(rule: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("rule", "saved"), [
@@ -67,7 +41,7 @@ def _message(rule: str) -> str:
      "-p tcp -m multiport --dports 80 -m multiport --sports 81"),
 ])
 def test_saved(rule: str, saved: str) -> None:
-    assert rule_spec_text(_rule(rule)).strip() == saved
+    assert rule_spec_text(first_appended_rule(rule)).strip() == saved
 
 
 @pytest.mark.parametrize(("rule", "message"), [
@@ -132,7 +106,7 @@ def test_saved(rule: str, saved: str) -> None:
     ("-p tcp --multiport", 'unknown option "--multiport"'),
 ])
 def test_errors(rule: str, message: str) -> None:
-    assert _message(rule) == message
+    assert parameter_problem(rule) == message
 
 
 @pytest.mark.parametrize(("rule", "numeric", "names"), [
@@ -156,13 +130,13 @@ def test_errors(rule: str, message: str) -> None:
      " multiport dports 80 multiport sports 81", " multiport dports http multiport sports 81"),
 ])
 def test_listing(rule: str, numeric: str, names: str) -> None:
-    parsed = _rule(rule)
+    parsed = first_appended_rule(rule)
     assert rule_listing_text(parsed, numeric=True) == numeric
     assert rule_listing_text(parsed, numeric=False) == names
 
 
 def test_listing_line() -> None:
-    table = _table("-p tcp -m multiport --dports 53,80,443")
+    table = committed_table("-p tcp -m multiport --dports 53,80,443")
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         "           6    --  0.0.0.0/0            0.0.0.0/0            "
         "multiport dports 53,80,443")
@@ -174,5 +148,5 @@ def test_listing_line() -> None:
 @pytest.mark.parametrize(("table", "chain"), [("nat", "PREROUTING"), ("mangle", "POSTROUTING"),
                                               ("raw", "OUTPUT")])
 def test_any_table(table: str, chain: str) -> None:
-    parsed = _table("-p tcp -m multiport --dports 80,443", table, chain)
+    parsed = committed_table("-p tcp -m multiport --dports 80,443", table, chain)
     assert rule_spec_text(parsed.chains[chain].rules[0]) == " -p tcp -m multiport --dports 80,443"

@@ -6,44 +6,13 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -t nat -A ..
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
+from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.grammar.tokens import c_strtoul, c_uint
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, listing_line, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-def _table(table: str, chain: str, rule: str) -> Table:
-    draft = TableDraft(Table.empty(table))
-    command = parse_command(["-A", chain, *shlex.split(rule)], table, draft.__contains__)
-    apply_command(draft, command)
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def saved(table: str, chain: str, rule: str) -> str:
-    result = _table(table, chain, rule)
-    return rule_save_text(chain, result.chains[chain].rules[0])[len(f"-A {chain} "):]
-
-
-def listed(table: str, chain: str, rule: str, numeric: bool) -> str:
-    return listing_lines(_table(table, chain, rule), chain, numeric=numeric)[2]
-
-
-def error(table: str, chain: str, rule: str) -> IptablesError:
-    with pytest.raises(IptablesError) as caught:
-        _table(table, chain, rule)
-    return caught.value
-
 
 NEED = "Need TCP, UDP, SCTP or DCCP with port specification"
 
@@ -101,7 +70,7 @@ NEED = "Need TCP, UDP, SCTP or DCCP with port specification"
     ("PREROUTING", "-p udp -j REDIRECT --to-ports 512-512", "-p udp -j REDIRECT --to-ports 512"),
 ])
 def test_saved(chain: str, rule: str, save: str) -> None:
-    assert saved("nat", chain, rule) == (rule if save == "=" else save)
+    assert saved_rule_spec(rule, "nat", chain) == (rule if save == "=" else save)
 
 
 @pytest.mark.parametrize(("rule", "message"), [
@@ -144,7 +113,7 @@ def test_saved(chain: str, rule: str, save: str) -> None:
     ("-p tcp -j DNAT --to-destination 1.1.1.1:80-90/", "Port `' not valid"),
 ])
 def test_dnat_errors(rule: str, message: str) -> None:
-    err = error("nat", "PREROUTING", rule)
+    err = raised_error(rule, "nat", "PREROUTING")
     assert isinstance(err, ParameterProblem)
     assert err.message == message
 
@@ -173,7 +142,7 @@ def test_dnat_errors(rule: str, message: str) -> None:
     ("PREROUTING", "-p tcp -j REDIRECT --random-fully", 'unknown option "--random-fully"'),
 ])
 def test_other_errors(chain: str, rule: str, message: str) -> None:
-    err = error("nat", chain, rule)
+    err = raised_error(rule, "nat", chain)
     assert isinstance(err, ParameterProblem)
     assert err.message == message
 
@@ -194,7 +163,7 @@ def test_other_errors(chain: str, rule: str, message: str) -> None:
     ("filter", "INPUT", "-j REDIRECT"),
 ])
 def test_kernel_refusals(table: str, chain: str, rule: str) -> None:
-    assert isinstance(error(table, chain, rule), KernelRejection)
+    assert isinstance(raised_error(rule, table, chain), KernelRejection)
 
 
 @pytest.mark.parametrize(("chain", "rule", "numeric", "names"), [
@@ -227,14 +196,14 @@ def test_kernel_refusals(table: str, chain: str, rule: str) -> None:
      "REDIRECT   all  --  anywhere             anywhere             random"),
 ])
 def test_listing(chain: str, rule: str, numeric: str, names: str) -> None:
-    assert listed("nat", chain, rule, True) == numeric
-    assert listed("nat", chain, rule, False) == names
+    assert listing_line(rule, True, "nat", chain) == numeric
+    assert listing_line(rule, False, "nat", chain) == names
 
 
 def test_same_kernel_rule_compares_equal() -> None:
     # 1.1.1.1-1.1.1.1 and 1.1.1.1 are one kernel range: -D of one finds the other.
-    one = _table("nat", "PREROUTING", "-j DNAT --to-destination 1.1.1.1-1.1.1.1")
-    other = _table("nat", "PREROUTING", "-j DNAT --to-destination 1.1.1.1")
+    one = committed_table("-j DNAT --to-destination 1.1.1.1-1.1.1.1", "nat", "PREROUTING")
+    other = committed_table("-j DNAT --to-destination 1.1.1.1", "nat", "PREROUTING")
     assert one.chains["PREROUTING"].rules == other.chains["PREROUTING"].rules
 
 

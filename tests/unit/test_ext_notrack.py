@@ -7,44 +7,14 @@ helpers exist is the oracle kernel's (modules it could load).
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import NO_CHAIN, TableDraft
-from iptparse.errors import EINVAL_TEXT, IptablesError, KernelRejection, ParameterProblem
+from iptparse.edit import NO_CHAIN
+from iptparse.errors import EINVAL_TEXT, KernelRejection, ParameterProblem
 from iptparse.extensions import find_target
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, listing_line, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-def _table(table: str, chain: str, rule: str) -> Table:
-    draft = TableDraft(Table.empty(table))
-    command = parse_command(["-A", chain, *shlex.split(rule)], table, draft.__contains__)
-    apply_command(draft, command)
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def saved(table: str, chain: str, rule: str) -> str:
-    result = _table(table, chain, rule)
-    return rule_save_text(chain, result.chains[chain].rules[0])[len(f"-A {chain} "):]
-
-
-def listed(table: str, chain: str, rule: str, numeric: bool) -> str:
-    return listing_lines(_table(table, chain, rule), chain, numeric=numeric)[2]
-
-
-def error(table: str, chain: str, rule: str) -> IptablesError:
-    with pytest.raises(IptablesError) as caught:
-        _table(table, chain, rule)
-    return caught.value
-
 
 @pytest.mark.parametrize(("rule", "save"), [
     ("-j NOTRACK", "="),
@@ -79,7 +49,7 @@ def error(table: str, chain: str, rule: str) -> IptablesError:
     ("-p 6 -j CT --helper Q.931", "-p tcp -j CT --helper Q.931"),
 ])
 def test_saved(rule: str, save: str) -> None:
-    assert saved("raw", "PREROUTING", rule) == (rule if save == "=" else save)
+    assert saved_rule_spec(rule, "raw", "PREROUTING") == (rule if save == "=" else save)
 
 
 @pytest.mark.parametrize(("rule", "message"), [
@@ -100,7 +70,7 @@ def test_saved(rule: str, save: str) -> None:
     ("-j CT ! --notrack", 'CT: option "--notrack" cannot be inverted.\n'),
 ])
 def test_errors(rule: str, message: str) -> None:
-    err = error("raw", "PREROUTING", rule)
+    err = raised_error(rule, "raw", "PREROUTING")
     assert isinstance(err, ParameterProblem)
     assert err.message == message
 
@@ -119,7 +89,7 @@ def test_errors(rule: str, message: str) -> None:
     ("raw", "PREROUTING", "-p tcp -j CT --helper ftp --timeout test", NO_CHAIN),
 ])
 def test_kernel_refusals(table: str, chain: str, rule: str, errno_text: str) -> None:
-    err = error(table, chain, rule)
+    err = raised_error(rule, table, chain)
     assert isinstance(err, KernelRejection)
     assert err.errno_text == errno_text
 
@@ -135,12 +105,12 @@ def test_kernel_refusals(table: str, chain: str, rule: str, errno_text: str) -> 
 ])
 def test_listing(rule: str, after: str) -> None:
     # The target column is the kernel's name: CT for NOTRACK too (see kernel_name).
-    assert listed("raw", "PREROUTING", rule, True).endswith("0.0.0.0/0            " + after)
-    assert listed("raw", "PREROUTING", rule, False).endswith("anywhere             " + after)
+    assert listing_line(rule, True, "raw", "PREROUTING").endswith("0.0.0.0/0            " + after)
+    assert listing_line(rule, False, "raw", "PREROUTING").endswith("anywhere             " + after)
 
 
 def test_notrack_is_ct_in_the_kernel() -> None:
     assert getattr(find_target("NOTRACK"), "kernel_name", None) == "CT"
-    notrack = _table("raw", "PREROUTING", "-j NOTRACK").chains["PREROUTING"].rules
-    ct = _table("raw", "PREROUTING", "-j CT --notrack").chains["PREROUTING"].rules
+    notrack = committed_table("-j NOTRACK", "raw", "PREROUTING").chains["PREROUTING"].rules
+    ct = committed_table("-j CT --notrack", "raw", "PREROUTING").chains["PREROUTING"].rules
     assert notrack != ct  # iptables -D of one does not find the other

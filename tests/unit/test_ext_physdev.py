@@ -9,39 +9,15 @@ from __future__ import annotations
 import pytest
 
 from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
+from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.grammar.command import parse_command
 from iptparse.grammar.restore import apply_command
 from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
+from iptparse.printer import listing_lines
 from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-
-def _table(words: list[str], table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *words], table, draft.__contains__))
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def _saved(rule: str, table: str = "filter", chain: str = "INPUT") -> str:
-    result = _table(rule.split(), table, chain)
-    (line,) = [rule_save_text(chain, r) for r in result.chains[chain].rules]
-    return line[len(f"-A {chain} "):]
-
-
-def _saved_words(words: list[str]) -> str:
-    result = _table(words)
-    return rule_save_text("INPUT", result.chains["INPUT"].rules[0])[len("-A INPUT "):]
-
-
-def _error(words: list[str], table: str = "filter", chain: str = "INPUT") -> IptablesError:
-    with pytest.raises(IptablesError) as error:
-        _table(words, table, chain)
-    return error.value
 
 
 @pytest.mark.parametrize(("rule", "saved"), [
@@ -63,13 +39,13 @@ def _error(words: list[str], table: str = "filter", chain: str = "INPUT") -> Ipt
      "-m physdev --physdev-in lo -m physdev --physdev-in eth0"),
 ])
 def test_saved(rule: str, saved: str) -> None:
-    assert _saved(rule) == saved
+    assert saved_rule_spec(rule.split()) == saved
 
 
 def test_names_print_raw() -> None:
-    assert _saved_words(["-m", "physdev", "--physdev-in", "a b", "--physdev-out", '"x']) == (
+    assert saved_rule_spec(["-m", "physdev", "--physdev-in", "a b", "--physdev-out", '"x']) == (
         '-m physdev --physdev-in a b --physdev-out "x')
-    assert _saved_words(["-m", "physdev", "--physdev-in", ""]) == "-m physdev --physdev-in "
+    assert saved_rule_spec(["-m", "physdev", "--physdev-in", ""]) == "-m physdev --physdev-in "
 
 
 @pytest.mark.parametrize(("rule", "message"), [
@@ -90,7 +66,7 @@ def test_names_print_raw() -> None:
     ("-m physdev ! ! --physdev-in lo", "multiple consecutive ! not allowed"),
 ])
 def test_errors(rule: str, message: str) -> None:
-    error = _error(rule.split())
+    error = raised_error(rule.split())
     assert isinstance(error, ParameterProblem)
     assert error.message == message
 
@@ -104,7 +80,7 @@ def test_errors(rule: str, message: str) -> None:
     ("mangle", "OUTPUT", "-m physdev --physdev-out lo"),
 ])
 def test_kernel_refuses_out_from_output_unless_bridged(table: str, chain: str, rule: str) -> None:
-    assert isinstance(_error(rule.split(), table, chain), KernelRejection)
+    assert isinstance(raised_error(rule.split(), table, chain), KernelRejection)
 
 
 @pytest.mark.parametrize(("table", "chain", "rule"), [
@@ -118,7 +94,7 @@ def test_kernel_refuses_out_from_output_unless_bridged(table: str, chain: str, r
     ("raw", "OUTPUT", "-m physdev --physdev-in eth0"),
 ])
 def test_kernel_accepts(table: str, chain: str, rule: str) -> None:
-    assert _saved(rule, table, chain)
+    assert saved_rule_spec(rule.split(), table, chain)
 
 
 def test_user_chain_reached_from_output_is_refused() -> None:
@@ -138,7 +114,7 @@ def test_user_chain_reached_from_output_is_refused() -> None:
      "PHYSDEV match --physdev-in lo PHYSDEV match --physdev-in eth0"),
 ])
 def test_listing(rule: str, listed: str) -> None:
-    table = _table(rule.split())
+    table = committed_table(rule.split())
     numeric = listing_lines(table, "INPUT", numeric=True)[2]
     named = listing_lines(table, "INPUT", numeric=False)[2]
     assert numeric == f"           0    --  0.0.0.0/0            0.0.0.0/0            {listed}"

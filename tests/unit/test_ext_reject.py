@@ -6,43 +6,12 @@ Every expected value was read off iptables-legacy 1.8.9 (``iptables -A ...``, ``
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from iptparse.errors import KernelRejection, ParameterProblem
+from tests.unit.ext_harness import listing_line, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-def _table(table: str, chain: str, rule: str) -> Table:
-    draft = TableDraft(Table.empty(table))
-    command = parse_command(["-A", chain, *shlex.split(rule)], table, draft.__contains__)
-    apply_command(draft, command)
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def saved(table: str, chain: str, rule: str) -> str:
-    result = _table(table, chain, rule)
-    return rule_save_text(chain, result.chains[chain].rules[0])[len(f"-A {chain} "):]
-
-
-def listed(table: str, chain: str, rule: str, numeric: bool) -> str:
-    return listing_lines(_table(table, chain, rule), chain, numeric=numeric)[2]
-
-
-def error(table: str, chain: str, rule: str) -> IptablesError:
-    with pytest.raises(IptablesError) as caught:
-        _table(table, chain, rule)
-    return caught.value
-
 
 @pytest.mark.parametrize(("value", "name"), [
     (None, "icmp-port-unreachable"),
@@ -62,16 +31,16 @@ def error(table: str, chain: str, rule: str) -> IptablesError:
 ])
 def test_saved_and_listed(value: str | None, name: str) -> None:
     rule = "-j REJECT" if value is None else f"-j REJECT --reject-with '{value}'"
-    assert saved("filter", "INPUT", rule) == f"-j REJECT --reject-with {name}"
-    assert listed("filter", "INPUT", rule, True) == (
+    assert saved_rule_spec(rule, "filter", "INPUT") == f"-j REJECT --reject-with {name}"
+    assert listing_line(rule, True, "filter", "INPUT") == (
         f"REJECT     0    --  0.0.0.0/0            0.0.0.0/0            reject-with {name}")
-    assert listed("filter", "INPUT", rule, False) == (
+    assert listing_line(rule, False, "filter", "INPUT") == (
         f"REJECT     all  --  anywhere             anywhere             reject-with {name}")
 
 
 @pytest.mark.parametrize("value", ["tcp-reset", "tcp-rst", "t", "tcp-r"])
 def test_tcp_reset(value: str) -> None:
-    assert saved("filter", "FORWARD", f"-p tcp -j REJECT --reject-with {value}") == (
+    assert saved_rule_spec(f"-p tcp -j REJECT --reject-with {value}", "filter", "FORWARD") == (
         "-p tcp -j REJECT --reject-with tcp-reset")
 
 
@@ -88,7 +57,7 @@ def test_tcp_reset(value: str) -> None:
      'REJECT: option "--reject-with" cannot be inverted.\n'),
 ])
 def test_errors(rule: str, message: str) -> None:
-    err = error("filter", "INPUT", rule)
+    err = raised_error(rule, "filter", "INPUT")
     assert isinstance(err, ParameterProblem)
     assert err.message == message
 
@@ -104,4 +73,4 @@ def test_errors(rule: str, message: str) -> None:
     ("security", "INPUT", "-j REJECT"),
 ])
 def test_kernel_refusals(table: str, chain: str, rule: str) -> None:
-    assert isinstance(error(table, chain, rule), KernelRejection)
+    assert isinstance(raised_error(rule, table, chain), KernelRejection)

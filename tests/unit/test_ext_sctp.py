@@ -6,40 +6,14 @@ Every expected value below was read off iptables-legacy 1.8.9 (``iptables-legacy
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
+from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.sctp import parse_chunk_list
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import listing_lines, rule_save_text
-from iptparse.validate import validate_table
+from iptparse.printer import listing_lines
+from tests.unit.ext_harness import committed_table, raised_error, saved_rule_spec
 
 pytestmark = pytest.mark.unit
-
-
-def _table(rule: str) -> Table:
-    draft = TableDraft(Table.empty("filter"))
-    words = ["-A", "INPUT", *shlex.split(rule)]
-    apply_command(draft, parse_command(words, "filter", draft.__contains__))
-    result = draft.freeze()
-    validate_table(result)
-    return result
-
-
-def _saved(rule: str) -> str:
-    (line,) = [rule_save_text("INPUT", r) for r in _table(rule).chains["INPUT"].rules]
-    return line[len("-A INPUT "):]
-
-
-def _error(rule: str) -> IptablesError:
-    with pytest.raises(IptablesError) as error:
-        _table(rule)
-    return error.value
 
 
 @pytest.mark.parametrize(("rule", "saved"), [
@@ -69,7 +43,7 @@ def _error(rule: str) -> IptablesError:
      "-p sctp -m sctp --sport 1 --chunk-types any DATA"),
 ])
 def test_saved(rule: str, saved: str) -> None:
-    assert _saved(rule) == saved
+    assert saved_rule_spec(rule) == saved
 
 
 @pytest.mark.parametrize(("chunks", "saved"), [
@@ -94,7 +68,7 @@ def test_saved(rule: str, saved: str) -> None:
     ("RE_CONFIG,PAD,FORWARD_TSN,I_FORWARD_TSN", "RE_CONFIG,PAD,FORWARD_TSN,I_FORWARD_TSN"),
 ])
 def test_chunk_lists(chunks: str, saved: str) -> None:
-    assert _saved(f"-p sctp --chunk-types any {chunks}") == (
+    assert saved_rule_spec(f"-p sctp --chunk-types any {chunks}") == (
         f"-p sctp -m sctp --chunk-types any {saved}")
 
 
@@ -132,7 +106,7 @@ def test_chunk_lists(chunks: str, saved: str) -> None:
     ("-p sctp --chunk-types any I_FORWARD_TSN:x", "Invalid flags for chunk type 21"),
 ])
 def test_errors(rule: str, message: str) -> None:
-    error = _error(rule)
+    error = raised_error(rule)
     assert isinstance(error, ParameterProblem)
     assert error.message == message
 
@@ -141,7 +115,7 @@ def test_errors(rule: str, message: str) -> None:
     "-m sctp --sport 80", "-p tcp -m sctp --sport 80", "! -p sctp -m sctp --sport 80",
 ])
 def test_kernel_wants_protocol_sctp(rule: str) -> None:
-    assert isinstance(_error(rule), KernelRejection)
+    assert isinstance(raised_error(rule), KernelRejection)
 
 
 @pytest.mark.parametrize(("rule", "numeric", "named"), [
@@ -167,7 +141,7 @@ def test_kernel_wants_protocol_sctp(rule: str) -> None:
     ("-p sctp --chunk-types any DATA --sport 1", "sctp spt:1 any 0x0000", "sctp spt:1 any DATA"),
 ])
 def test_listing(rule: str, numeric: str, named: str) -> None:
-    table = _table(rule)
+    table = committed_table(rule)
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         f"           132  --  0.0.0.0/0            0.0.0.0/0            {numeric}")
     assert listing_lines(table, "INPUT", numeric=False)[2] == (

@@ -6,39 +6,12 @@ Every expected value below was read off iptables-legacy 1.8.9 (``iptables -A INP
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
 from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Table
-from iptparse.printer import rule_listing_text, rule_save_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, listed_matches, save_lines
 
 pytestmark = pytest.mark.unit
-
-
-def commit(words: str) -> Table:
-    """``iptables -A INPUT words`` into an empty filter table, kernel checks included."""
-    draft = TableDraft(Table.empty("filter"))
-    apply_command(draft, parse_command(["-A", "INPUT", *shlex.split(words)], "filter",
-                                       draft.__contains__))
-    table = draft.freeze()
-    validate_table(table)
-    return table
-
-
-def saved(words: str) -> str:
-    table = commit(words)
-    return "\n".join(rule_save_text("INPUT", rule) for rule in table.chains["INPUT"].rules)
-
-
-def listed(words: str, numeric: bool) -> str:
-    """What the matches append to the -L line, after the destination column."""
-    return rule_listing_text(commit(words).chains["INPUT"].rules[0], numeric)
 
 
 @pytest.mark.parametrize(("words", "save"), [
@@ -77,7 +50,7 @@ def listed(words: str, numeric: bool) -> str:
     ("-p tcp -m tcp", "-p tcp -m tcp"),
 ])
 def test_save(words: str, save: str) -> None:
-    assert saved(words) == f"-A INPUT {save}"
+    assert save_lines(words) == f"-A INPUT {save}"
 
 
 @pytest.mark.parametrize(("words", "message"), [
@@ -112,7 +85,7 @@ def test_save(words: str, save: str) -> None:
 ])
 def test_errors(words: str, message: str) -> None:
     with pytest.raises(ParameterProblem) as error:
-        commit(words)
+        committed_table(words)
     assert error.value.message == message
 
 
@@ -121,7 +94,7 @@ def test_errors(words: str, message: str) -> None:
 ])
 def test_kernel_refuses_without_tcp_protocol(words: str) -> None:
     with pytest.raises(KernelRejection):
-        commit(words)
+        committed_table(words)
 
 
 @pytest.mark.parametrize(("words", "numeric", "names"), [
@@ -143,11 +116,11 @@ def test_kernel_refuses_without_tcp_protocol(words: str) -> None:
     ("-p tcp -m tcp", " tcp", " tcp"),
 ])
 def test_listing(words: str, numeric: str, names: str) -> None:
-    assert listed(words, True) == numeric
-    assert listed(words, False) == names
+    assert listed_matches(words, True) == numeric
+    assert listed_matches(words, False) == names
 
 
 def test_error_is_parameter_problem_exit_2() -> None:
     with pytest.raises(IptablesError) as error:
-        commit("-p tcp --tcp-flags SYN")
+        committed_table("-p tcp --tcp-flags SYN")
     assert error.value.exit_code == 2

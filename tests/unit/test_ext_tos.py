@@ -6,38 +6,12 @@ Every expected value here was read off iptables-legacy 1.8.9 (``iptables -A``, t
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Rule, Table
 from iptparse.printer import listing_lines, rule_listing_text, rule_spec_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, first_appended_rule, parameter_problem
 
 pytestmark = pytest.mark.unit
-
-
-def _table(rule: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(rule)], table,
-                                       draft.__contains__))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _rule(rule: str) -> Rule:
-    return _table(rule).chains["INPUT"].rules[0]
-
-
-def _message(rule: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("options", "saved", "numeric", "names"), [
@@ -67,14 +41,14 @@ def _message(rule: str) -> str:
     ("--tos 0xff/+3", "--tos 0xff/0x03", " tos match0xff/0x03", " tos match0xff/0x03"),
 ])
 def test_saved_and_listed(options: str, saved: str, numeric: str, names: str) -> None:
-    parsed = _rule(f"-m tos {options}")
+    parsed = first_appended_rule(f"-m tos {options}")
     assert rule_spec_text(parsed) == f" -m tos {saved}"
     assert rule_listing_text(parsed, numeric=True) == numeric
     assert rule_listing_text(parsed, numeric=False) == names
 
 
 def test_listing_line() -> None:
-    table = _table("-m tos --tos Minimize-Delay")
+    table = committed_table("-m tos --tos Minimize-Delay")
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         "           0    --  0.0.0.0/0            0.0.0.0/0            tos match0x10/0x3f")
     assert listing_lines(table, "INPUT", numeric=False)[2] == (
@@ -98,10 +72,10 @@ def test_listing_line() -> None:
     ("'5 /3'", 'Illegal value: "5 /3"'),
 ])
 def test_bad_values(value: str, message: str) -> None:
-    assert _message(f"-m tos --tos {value}") == message
+    assert parameter_problem(f"-m tos --tos {value}") == message
 
 
 def test_option_errors() -> None:
-    assert _message("-m tos") == 'tos: option "--tos" must be specified\n'
-    assert _message("-m tos --tos 0x10 --tos 0x20") == (
+    assert parameter_problem("-m tos") == 'tos: option "--tos" must be specified\n'
+    assert parameter_problem("-m tos --tos 0x10 --tos 0x20") == (
         'tos: option "--tos" can only be used once.\n')

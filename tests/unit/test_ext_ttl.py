@@ -6,38 +6,12 @@ Every expected value here was read off iptables-legacy 1.8.9 (``iptables -A``, t
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from iptparse.edit import TableDraft
-from iptparse.errors import ParameterProblem
-from iptparse.grammar.command import parse_command
-from iptparse.grammar.restore import apply_command
-from iptparse.model import Rule, Table
 from iptparse.printer import listing_lines, rule_listing_text, rule_spec_text
-from iptparse.validate import validate_table
+from tests.unit.ext_harness import committed_table, first_appended_rule, parameter_problem
 
 pytestmark = pytest.mark.unit
-
-
-def _table(rule: str, table: str = "filter", chain: str = "INPUT") -> Table:
-    draft = TableDraft(Table.empty(table))
-    apply_command(draft, parse_command(["-A", chain, *shlex.split(rule)], table,
-                                       draft.__contains__))
-    frozen = draft.freeze()
-    validate_table(frozen)
-    return frozen
-
-
-def _rule(rule: str) -> Rule:
-    return _table(rule).chains["INPUT"].rules[0]
-
-
-def _message(rule: str) -> str:
-    with pytest.raises(ParameterProblem) as error:
-        _table(rule)
-    return error.value.message
 
 
 @pytest.mark.parametrize(("options", "saved", "listed"), [
@@ -55,14 +29,14 @@ def _message(rule: str) -> str:
     ("--ttl-l 5", "--ttl-lt 5", " TTL match TTL < 5"),
 ])
 def test_saved_and_listed(options: str, saved: str, listed: str) -> None:
-    parsed = _rule(f"-m ttl {options}")
+    parsed = first_appended_rule(f"-m ttl {options}")
     assert rule_spec_text(parsed) == f" -m ttl {saved}"
     assert rule_listing_text(parsed, numeric=True) == listed
     assert rule_listing_text(parsed, numeric=False) == listed
 
 
 def test_listing_line() -> None:
-    table = _table("-m ttl --ttl-gt 5")
+    table = committed_table("-m ttl --ttl-gt 5")
     assert listing_lines(table, "INPUT", numeric=True)[2] == (
         "           0    --  0.0.0.0/0            0.0.0.0/0            TTL match TTL > 5")
 
@@ -98,4 +72,4 @@ def _bad(option: str) -> str:
     ("", "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt"),
 ])
 def test_errors(options: str, message: str) -> None:
-    assert _message(f"-m ttl {options}") == message
+    assert parameter_problem(f"-m ttl {options}") == message

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from iptparse.errors import KernelRejection, ParameterProblem
-from tests.unit.test_ext_tcp import commit, listed, saved
+from tests.unit.ext_harness import committed_table, listed_matches, save_lines
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.unit
     ("-p udp -m udp", "-p udp -m udp"),
 ])
 def test_save(words: str, save: str) -> None:
-    assert saved(words) == f"-A INPUT {save}"
+    assert save_lines(words) == f"-A INPUT {save}"
 
 
 @pytest.mark.parametrize(("words", "message"), [
@@ -65,7 +65,7 @@ def test_save(words: str, save: str) -> None:
 ])
 def test_errors(words: str, message: str) -> None:
     with pytest.raises(ParameterProblem) as error:
-        commit(words)
+        committed_table(words)
     assert error.value.message == message
 
 
@@ -74,7 +74,7 @@ def test_errors(words: str, message: str) -> None:
 ])
 def test_kernel_refuses_without_udp_protocol(words: str) -> None:
     with pytest.raises(KernelRejection):
-        commit(words)
+        committed_table(words)
 
 
 @pytest.mark.parametrize(("words", "numeric", "names"), [
@@ -87,5 +87,5 @@ def test_kernel_refuses_without_udp_protocol(words: str) -> None:
     ("-p udp -m udp", " udp", " udp"),
 ])
 def test_listing(words: str, numeric: str, names: str) -> None:
-    assert listed(words, True) == numeric
-    assert listed(words, False) == names
+    assert listed_matches(words, True) == numeric
+    assert listed_matches(words, False) == names

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from iptparse.model import Rule, Ruleset, Table
+from translator.model.matchers import MATCHERS
 from translator.model.packet import HOOK_TABLES, Packet
-from translator.model.semantics import Context, TargetOutcome, match_semantics, target_semantics
+from translator.model.semantics import Context, TargetOutcome, UnsupportedExtension
+from translator.model.targets import TARGETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,20 @@ def core_matches(rule: Rule, packet: Packet) -> bool:
     if not _iface_matches(rule.out_iface, rule.out_iface_invert, packet.out_iface):
         return False
     return rule.fragment is None or (packet.fragment_offset != 0) == rule.fragment
+
+
+def match_semantics(name: str) -> Callable[..., bool]:
+    function = MATCHERS.get(name)
+    if function is None:
+        raise UnsupportedExtension(f"the reference model has no meaning for match {name!r}")
+    return function
+
+
+def target_semantics(name: str) -> Callable[..., TargetOutcome]:
+    function = TARGETS.get(name)
+    if function is None:
+        raise UnsupportedExtension(f"the reference model has no meaning for target {name!r}")
+    return function
 
 
 def rule_matches(rule: Rule, packet: Packet, ctx: Context) -> bool:

@@ -45,6 +45,10 @@ def _port_class(port: int) -> tuple[int, int]:
 
 
 def _with_end(flow: FlowTuple, kind: str, addr: int, port: int) -> FlowTuple:
+    if flow.protocol == IPPROTO_ICMP:  # the query id is the "port" of both ends
+        if kind == "DNAT":
+            return FlowTuple(flow.protocol, flow.src, port, addr, flow.dport)
+        return FlowTuple(flow.protocol, addr, port, flow.dst, flow.dport)
     if kind == "DNAT":
         return FlowTuple(flow.protocol, flow.src, flow.sport, addr, port)
     return FlowTuple(flow.protocol, addr, port, flow.dst, flow.dport)
@@ -57,7 +61,7 @@ def translate(flow: FlowTuple, nat: NatRange,
     ``reply_taken(tuple)`` says whether a connection already expects that reply tuple.
     """
     addr = nat.min_addr
-    if nat.kind == "DNAT":
+    if nat.kind == "DNAT" and flow.protocol != IPPROTO_ICMP:
         port = flow.dport
     else:
         port = flow.sport
@@ -75,7 +79,7 @@ def translate(flow: FlowTuple, nat: NatRange,
             return candidate
         if nat.min_port is None and flow.protocol not in (6, 17, 132, IPPROTO_ICMP):
             return None
-    if nat.kind == "DNAT" and nat.min_port is None:
+    if nat.kind == "DNAT" and nat.min_port is None and flow.protocol != IPPROTO_ICMP:
         # a DNAT without ports never moves the destination port
         return None
     for candidate_port in range(low, high + 1):

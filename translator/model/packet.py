@@ -62,6 +62,7 @@ class Packet:
     mark: int = 0
     in_iface: str | None = None
     out_iface: str | None = None
+    embedded: Packet | None = None  # an ICMP error's quoted packet
 
     def with_(self, **changes: object) -> Packet:
         return replace(self, **changes)
@@ -81,14 +82,42 @@ class Packet:
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """The network namespace the rules run in: its local addresses and interfaces.
+    """The network namespace the rules run in: its interfaces' addresses and its routes.
 
-    ``addresses`` maps each local address to its interface; ``broadcasts`` are the directed
-    broadcast addresses of its subnets (addrtype BROADCAST).
+    ``interfaces`` maps an interface to its (address, prefix length); ``routes`` are more routes
+    as (network, prefix length, interface), a default route being (0, 0, interface). Loopback
+    (127.0.0.0/8 on ``lo``) is always there.
     """
 
-    addresses: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
-    broadcasts: frozenset[int] = frozenset()
+    interfaces: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    routes: tuple[tuple[int, int, str], ...] = ()
 
-    def is_local(self, addr: int) -> bool:
-        return addr in self.addresses or addr >> 24 == 127
+    @property
+    def interface_addresses(self) -> Mapping[str, int]:
+        return {name: address for name, (address, _) in self.interfaces.items()}
+
+    def is_local(self, address: int) -> bool:
+        return address >> 24 == 127 or any(
+            address == own for own, _ in self.interfaces.values())
+
+    @property
+    def broadcasts(self) -> frozenset[int]:
+        """The directed broadcast address of each interface's subnet (addrtype BROADCAST)."""
+        result = set()
+        for address, length in self.interfaces.values():
+            if length < 31:
+                result.add(address | (0xFFFFFFFF >> length))
+        return frozenset(result)
+
+    def route(self, destination: int) -> str | None:
+        """The interface the longest matching prefix sends ``destination`` out of."""
+        best: tuple[int, str] | None = None
+        candidates = [(address, length, name)
+                      for name, (address, length) in self.interfaces.items()]
+        candidates += list(self.routes)
+        for network, length, name in candidates:
+            mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF if length else 0
+            if (destination & mask) == (network & mask) and (best is None or length > best[0]):
+                best = (length, name)
+        return None if best is None else best[1]

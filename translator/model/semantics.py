@@ -1,17 +1,17 @@
-"""What each match and target means to a packet: one table, by extension name (bpfilter style).
+"""The context extension semantics run in, and what a target returns.
 
-A match is ``(options, packet, ctx) -> bool``; a target is ``(options, packet, ctx) ->
-TargetOutcome``. ``options`` are the frozen values :mod:`iptparse.extensions` builds. The model
-refuses (:class:`UnsupportedExtension`) what it has no meaning for, rather than guessing.
+The functions themselves are in :mod:`.matchers` and :mod:`.targets`; this module holds what
+they share: the evaluation :class:`Context` (connection, host, clock, random source, recent
+lists) and a target's :class:`TargetOutcome`. The model refuses (:class:`UnsupportedExtension`)
+what it has no meaning for, rather than guessing.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from translator.model.nat import NatRange
 from translator.model.packet import Host, Packet
 
 
@@ -31,6 +31,7 @@ class ConnectionView:
     mark: int = 0
     status: frozenset[str] = frozenset()
     reply: bool = False
+    untracked: bool = False  # set by NOTRACK / CT --notrack in raw
 
 
 @dataclass(slots=True)
@@ -47,43 +48,21 @@ class Context:
     now: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     recent: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    nth: dict[int, int] = field(default_factory=dict)  # statistic --mode nth counters
+    logged: list[Packet] = field(default_factory=list)  # what LOG would have written
 
 
 @dataclass(frozen=True, slots=True)
 class TargetOutcome:
     """A target's effect: CONTINUE (non-terminal) or a verdict, with the packet as it left.
 
-    ``nat`` is ("DNAT" | "SNAT", address, port or None) for a translation to bind;
-    ``reply`` names what REJECT sends back (an ICMP type/code text or "tcp-reset").
+    ``nat`` is the translation a nat target asks to bind; ``reply`` names what REJECT sends
+    back (its ``--reject-with`` type).
     """
 
     verdict: str
     packet: Packet
-    nat: tuple[str, int, int | None] | None = None
+    nat: NatRange | None = None
     reply: str | None = None
 
 
-MatchFunction = Callable[[Any, Packet, Context], bool]
-TargetFunction = Callable[[Any, Packet, Context], TargetOutcome]
-
-
-def _comment(options: Any, packet: Packet, ctx: Context) -> bool:
-    return True
-
-
-MATCH_SEMANTICS: dict[str, MatchFunction] = {"comment": _comment}
-TARGET_SEMANTICS: dict[str, TargetFunction] = {}
-
-
-def match_semantics(name: str) -> MatchFunction:
-    function = MATCH_SEMANTICS.get(name)
-    if function is None:
-        raise UnsupportedExtension(f"the reference model has no meaning for match {name!r}")
-    return function
-
-
-def target_semantics(name: str) -> TargetFunction:
-    function = TARGET_SEMANTICS.get(name)
-    if function is None:
-        raise UnsupportedExtension(f"the reference model has no meaning for target {name!r}")
-    return function

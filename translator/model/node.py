@@ -1,0 +1,319 @@
+"""A network namespace with netfilter: packets in, verdicts and translated packets out.
+
+The reference model's top level. :meth:`Node.receive` takes a packet arriving on an interface
+(PREROUTING, then INPUT or FORWARD and POSTROUTING); :meth:`Node.send` a packet the node itself
+sends (OUTPUT, POSTROUTING). Connection tracking and NAT follow the kernel:
+
+- conntrack looks the packet up after the raw table; a new connection stays unconfirmed until the
+  packet has passed every hook, so a dropped first packet leaves nothing behind;
+- the nat chains see only a connection's first packet; the binding they choose (or the identity
+  when no nat rule matches) is stored in the connection and applied to every later packet, and
+  undone on replies;
+- REJECT answers with the ICMP error or TCP reset the kernel would send.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from iptparse.model import Ruleset
+from translator.model.conntrack import (
+    ICMP_ERROR_TYPES,
+    Connection,
+    ConntrackTable,
+    FlowTuple,
+    new_tcp_state,
+    next_tcp_state,
+    packet_tuple,
+)
+from translator.model.evaluate import Visit, run_table
+from translator.model.nat import NatRange, translate
+from translator.model.packet import (
+    IPPROTO_ICMP,
+    IPPROTO_TCP,
+    TCP_ACK,
+    TCP_RST,
+    Host,
+    Packet,
+)
+from translator.model.semantics import ConnectionView, Context
+
+# REJECT --reject-with type -> ICMP destination-unreachable code (tcp-reset is a TCP RST).
+REJECT_ICMP_CODES = {
+    "icmp-net-unreachable": 0, "icmp-host-unreachable": 1, "icmp-proto-unreachable": 2,
+    "icmp-port-unreachable": 3, "icmp-net-prohibited": 9, "icmp-host-prohibited": 10,
+    "icmp-admin-prohibited": 13,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the node did with one packet.
+
+    ``verdict`` is ACCEPT (delivered locally, forwarded or sent) or DROP; ``path`` is INPUT,
+    FORWARD or OUTPUT; ``packet`` is the packet as delivered or as it leaves (after NAT);
+    ``state`` the conntrack state rules saw; ``reply`` what REJECT sent back.
+    """
+
+    verdict: str
+    path: str
+    packet: Packet
+    out_iface: str | None
+    state: str
+    reply: Packet | None = None
+    visits: tuple[Visit, ...] = ()
+
+
+@dataclass(slots=True)
+class _Flow:
+    """A packet's connection while it crosses the node (``skb->_nfct``)."""
+
+    view: ConnectionView
+    connection: Connection | None = None  # None: untracked or invalid
+    reply: bool = False
+    new: bool = False  # unconfirmed: created by this packet
+    dnat_done: bool = False
+    snat_done: bool = False
+
+
+class Node:
+    """One namespace's netfilter state: rules, connections, recent lists, counters."""
+
+    def __init__(self, ruleset: Ruleset, host: Host, rng: random.Random | None = None) -> None:
+        self.ruleset = ruleset
+        self.host = host
+        self.rng = rng or random.Random()
+        self.conntrack = ConntrackTable()
+        self.recent: dict[str, dict[int, list[float]]] = {}
+        self.nth: dict[int, int] = {}
+        self.now = 0.0
+        self.counters: Counter[tuple[str, str, int | None]] = Counter()
+
+    # --- entry points -----------------------------------------------------------------------
+
+    def receive(self, packet: Packet, in_iface: str) -> Outcome:
+        """A packet arriving on ``in_iface`` from the wire."""
+        packet = packet.with_(in_iface=in_iface, out_iface=None)
+        visits: list[Visit] = []
+        flow = _Flow(ConnectionView(state="INVALID"))
+        verdict, packet, reply = self._tables("PREROUTING", ("raw",), packet, flow, visits)
+        if verdict == "ACCEPT":
+            flow = self._track(packet, flow)
+            packet = self._nat_existing(packet, flow, destination=True)
+            verdict, packet, reply = self._tables("PREROUTING", ("mangle", "nat"), packet,
+                                                  flow, visits)
+        if verdict != "ACCEPT":
+            return self._done(verdict, "INPUT", packet, None, flow, reply, visits)
+        if self.host.is_local(packet.dst):
+            verdict, packet, reply = self._tables(
+                "INPUT", ("mangle", "filter", "security", "nat"), packet, flow, visits)
+            if verdict == "ACCEPT":
+                self._confirm(packet, flow)
+            return self._done(verdict, "INPUT", packet, None, flow, reply, visits)
+        out_iface = self.host.route(packet.dst)
+        packet = packet.with_(out_iface=out_iface)
+        verdict, packet, reply = self._tables("FORWARD", ("mangle", "filter", "security"),
+                                              packet, flow, visits)
+        if verdict == "ACCEPT":
+            verdict, packet, reply = self._postrouting(packet, flow, visits)
+        return self._done(verdict, "FORWARD", packet, out_iface, flow, reply, visits)
+
+    def send(self, packet: Packet) -> Outcome:
+        """A packet the node itself sends (a local socket)."""
+        out_iface = self.host.route(packet.dst)
+        packet = packet.with_(in_iface=None, out_iface=out_iface)
+        visits: list[Visit] = []
+        flow = _Flow(ConnectionView(state="INVALID"))
+        verdict, packet, reply = self._tables("OUTPUT", ("raw",), packet, flow, visits)
+        if verdict == "ACCEPT":
+            flow = self._track(packet, flow)
+            packet = self._nat_existing(packet, flow, destination=True)
+            verdict, packet, reply = self._tables("OUTPUT", ("mangle", "nat", "filter",
+                                                             "security"), packet, flow, visits)
+        if verdict == "ACCEPT":
+            rerouted = self.host.route(packet.dst)  # a DNAT may have changed the way out
+            if rerouted != out_iface:
+                out_iface = rerouted
+                packet = packet.with_(out_iface=out_iface)
+            verdict, packet, reply = self._postrouting(packet, flow, visits)
+        return self._done(verdict, "OUTPUT", packet, out_iface, flow, reply, visits)
+
+    # --- hooks ------------------------------------------------------------------------------
+
+    def _postrouting(self, packet: Packet, flow: _Flow, visits: list[Visit],
+                     ) -> tuple[str, Packet, Packet | None]:
+        packet = self._nat_existing(packet, flow, destination=False)
+        verdict, packet, reply = self._tables("POSTROUTING", ("mangle", "nat"), packet, flow,
+                                              visits)
+        if verdict == "ACCEPT":
+            self._confirm(packet, flow)
+        return verdict, packet, reply
+
+    def _tables(self, hook: str, names: tuple[str, ...], packet: Packet, flow: _Flow,
+                visits: list[Visit]) -> tuple[str, Packet, Packet | None]:
+        for name in names:
+            table = self.ruleset.tables.get(name)
+            if table is None or hook not in table.chains:
+                continue
+            if name == "nat" and not self._nat_wanted(flow, hook):
+                continue
+            ctx = Context(self.host, hook, flow.view, self.now, self.rng, self.recent, self.nth)
+            result = run_table(table, hook, packet, ctx, self._count)
+            visits.extend(result.visits)
+            packet = result.packet
+            outcome = result.outcome
+            if name == "nat" and result.verdict == "ACCEPT":
+                verdict, packet = self._bind(packet, flow, hook,
+                                             outcome.nat if outcome is not None else None)
+                if verdict != "ACCEPT":
+                    return verdict, packet, None
+            if result.verdict != "ACCEPT":
+                reply = None
+                if outcome is not None and outcome.reply is not None:
+                    reply = self._reject_reply(packet, outcome.reply, hook)
+                return result.verdict, packet, reply
+        return "ACCEPT", packet, None
+
+    def _count(self, table: str, chain: str, rule: int | None) -> None:
+        self.counters[(table, chain, rule)] += 1
+
+    # --- conntrack --------------------------------------------------------------------------
+
+    def _track(self, packet: Packet, flow: _Flow) -> _Flow:
+        """nf_conntrack_in: find or start the packet's connection and its ctstate."""
+        if flow.view.untracked:
+            return _Flow(ConnectionView(state="UNTRACKED", untracked=True))
+        found = self.conntrack.find(packet_tuple(packet), self.now)
+        if found is not None:
+            connection, reply = found
+            state = "ESTABLISHED" if reply or connection.seen_reply else "NEW"
+            return _Flow(self._view(connection, state, reply), connection, reply, False,
+                         True, True)
+        if packet.protocol == IPPROTO_ICMP and packet.icmp_type in ICMP_ERROR_TYPES:
+            related = self._related(packet)
+            if related is not None:
+                return _Flow(self._view(related, "RELATED", False))
+            return _Flow(ConnectionView(state="INVALID"))
+        tcp_state = ""
+        if packet.protocol == IPPROTO_TCP and not packet.fragment_offset:
+            tcp_state = new_tcp_state(packet.tcp_flags) or ""
+            if not tcp_state:
+                return _Flow(ConnectionView(state="INVALID"))
+        original = packet_tuple(packet)
+        connection = Connection(original, original.inverse(), tcp_state=tcp_state)
+        return _Flow(self._view(connection, "NEW", False), connection, False, True)
+
+    def _related(self, packet: Packet) -> Connection | None:
+        embedded = packet.embedded
+        if embedded is None:
+            return None
+        found = self.conntrack.find(packet_tuple(embedded), self.now)
+        return None if found is None else found[0]
+
+    @staticmethod
+    def _view(connection: Connection, state: str, reply: bool) -> ConnectionView:
+        return ConnectionView(state=state, mark=connection.mark, status=connection.status,
+                              reply=reply)
+
+    def _confirm(self, packet: Packet, flow: _Flow) -> None:
+        """The packet passed every hook: its connection (new or updated) is stored."""
+        connection = flow.connection
+        if connection is None:
+            return
+        tcp_state = connection.tcp_state
+        if tcp_state:
+            tcp_state = next_tcp_state(tcp_state, packet.tcp_flags, flow.reply) if not (
+                flow.new) else tcp_state
+        connection = replace(connection, mark=flow.view.mark, tcp_state=tcp_state,
+                             seen_reply=connection.seen_reply or flow.reply)
+        self.conntrack.store(connection, self.now)
+
+    # --- NAT --------------------------------------------------------------------------------
+
+    def _nat_wanted(self, flow: _Flow, hook: str) -> bool:
+        """The nat chains run only for a new connection's first packet, once per direction."""
+        if flow.connection is None or not flow.new:
+            return False
+        if hook in ("PREROUTING", "OUTPUT"):
+            return not flow.dnat_done
+        return not flow.snat_done
+
+    def _bind(self, packet: Packet, flow: _Flow, hook: str, nat: NatRange | None,
+              ) -> tuple[str, Packet]:
+        """Set up the connection's NAT for this hook's direction (nf_nat_setup_info)."""
+        connection = flow.connection
+        assert connection is not None
+        destination = hook in ("PREROUTING", "OUTPUT")
+        if destination:
+            flow.dnat_done = True
+        else:
+            flow.snat_done = True
+        if nat is None:
+            return "ACCEPT", packet  # the identity binding
+        current = packet_tuple(packet)
+        translated = translate(current, nat, lambda reply: self.conntrack.find(
+            reply, self.now) is not None)
+        if translated is None:
+            return "DROP", packet  # no free tuple: the kernel drops
+        if translated == current:
+            return "ACCEPT", packet
+        status = connection.status | {"DNAT" if destination else "SNAT"}
+        flow.connection = replace(connection, reply=translated.inverse(), status=status)
+        flow.view.status = status
+        return "ACCEPT", _with_tuple(packet, translated)
+
+    def _nat_existing(self, packet: Packet, flow: _Flow, destination: bool) -> Packet:
+        """Apply an established connection's binding (or undo it for a reply)."""
+        connection = flow.connection
+        if connection is None or flow.new:
+            return packet
+        original, reply = connection.original, connection.reply
+        if destination:
+            address, port = ((original.src, original.sport) if flow.reply
+                             else (reply.src, reply.sport))
+            return _with_end(packet, address, port, destination=True)
+        address, port = ((original.dst, original.dport) if flow.reply
+                         else (reply.dst, reply.dport))
+        return _with_end(packet, address, port, destination=False)
+
+    # --- REJECT -----------------------------------------------------------------------------
+
+    def _reject_reply(self, packet: Packet, kind: str, hook: str) -> Packet:
+        """The TCP reset or ICMP error REJECT sends back to the packet's source."""
+        if kind == "tcp-reset":
+            flags = TCP_RST if packet.tcp_flags & TCP_ACK else TCP_RST | TCP_ACK
+            return Packet(packet.dst, packet.src, IPPROTO_TCP, packet.dport, packet.sport,
+                          tcp_flags=flags, length=40)
+        if hook == "INPUT" or packet.in_iface is None:
+            source = packet.dst
+        else:
+            source = self.host.interface_addresses.get(packet.in_iface, packet.dst)
+        return Packet(source, packet.src, IPPROTO_ICMP, icmp_type=3,
+                      icmp_code=REJECT_ICMP_CODES[kind], length=28 + min(packet.length, 548),
+                      embedded=packet.with_(in_iface=None, out_iface=None))
+
+    def _done(self, verdict: str, path: str, packet: Packet, out_iface: str | None,
+              flow: _Flow, reply: Packet | None, visits: list[Visit]) -> Outcome:
+        return Outcome(verdict, path, packet, out_iface, flow.view.state, reply, tuple(visits))
+
+
+def _with_end(packet: Packet, address: int, port: int, destination: bool) -> Packet:
+    if packet.protocol == IPPROTO_ICMP:
+        # the ICMP query id is the connection's "port" on both sides
+        return packet.with_(dst=address, sport=port) if destination else packet.with_(
+            src=address, sport=port)
+    if not packet.has_ports:
+        return packet.with_(dst=address) if destination else packet.with_(src=address)
+    if destination:
+        return packet.with_(dst=address, dport=port)
+    return packet.with_(src=address, sport=port)
+
+
+def _with_tuple(packet: Packet, flow: FlowTuple) -> Packet:
+    if packet.protocol == IPPROTO_ICMP:
+        return packet.with_(src=flow.src, dst=flow.dst, sport=flow.sport)
+    if not packet.has_ports:
+        return packet.with_(src=flow.src, dst=flow.dst)
+    return packet.with_(src=flow.src, sport=flow.sport, dst=flow.dst, dport=flow.dport)
