@@ -94,6 +94,9 @@ class Extension:
     tables: ClassVar[frozenset[str] | None] = None
     hooks: ClassVar[frozenset[str] | None] = None
     proto: ClassVar[int | None] = None
+    # Whether the kernel's checkentry turns connection tracking on in the namespace
+    # (nf_ct_netns_get): without such a rule, packets carry no connection and nat never runs.
+    needs_conntrack: ClassVar[bool] = False
 
     # --- parsing ----------------------------------------------------------------------------
 

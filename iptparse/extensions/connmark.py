@@ -49,6 +49,7 @@ class ConnmarkMatchOptions:
 
 
 class ConnmarkMatch(MatchExtension):
+    needs_conntrack = True
     name = "connmark"
     options = (Opt("mark", invert=True, mandatory=True),)
 
@@ -105,6 +106,7 @@ class ConnmarkTargetOptions:
 
 
 class ConnmarkTarget(TargetExtension):
+    needs_conntrack = True
     kind = "target"
     name = "CONNMARK"
     options = (

@@ -305,6 +305,7 @@ def _conntrack_save(options: ConntrackOptions) -> str:
 
 
 class ConntrackMatch(MatchExtension):
+    needs_conntrack = True
     name = "conntrack"
     options = (
         Opt("ctstate", invert=True),
@@ -375,6 +376,7 @@ class StateOptions:
 
 
 class StateMatch(MatchExtension):
+    needs_conntrack = True
     name = "state"
     options = (Opt("state", invert=True, mandatory=True),)
 

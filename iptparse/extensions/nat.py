@@ -159,6 +159,7 @@ def _flag(state: dict[str, Any], name: str) -> bool:
 
 
 class _NatTarget(TargetExtension):
+    needs_conntrack = True
     tables = frozenset({"nat"})
     # Whether the kernel structure this target uses keeps the /BASE value.
     keeps_base = True

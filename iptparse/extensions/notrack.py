@@ -58,6 +58,7 @@ class NotrackOptions:
 
 
 class NotrackTarget(TargetExtension):
+    needs_conntrack = True
     name = "NOTRACK"
     # The kernel target it stands for: what -L shows in the target column.
     kernel_name = "CT"
@@ -147,6 +148,7 @@ _ZONE_DIRS = {"zone": 0, "zone-orig": ZONE_DIR_ORIG, "zone-reply": ZONE_DIR_REPL
 
 
 class CtTarget(TargetExtension):
+    needs_conntrack = True
     name = "CT"
     options = (
         Opt("notrack", arg=False),

@@ -52,14 +52,15 @@ def test_table_finds_both_directions_and_expires() -> None:
 def test_snat_keeps_the_port_unless_the_reply_tuple_is_taken() -> None:
     flow = FlowTuple(6, 10, 40000, 20, 80)
     masq = NatRange("SNAT", 99, 99)
-    assert translate(flow, masq, lambda reply: False) == FlowTuple(6, 99, 40000, 20, 80)
+    assert translate(flow, masq, lambda reply: False).flow == FlowTuple(6, 99, 40000, 20, 80)
     taken = {FlowTuple(6, 20, 80, 99, 40000)}
     moved = translate(flow, masq, taken.__contains__)
-    assert moved is not None and moved.sport != 40000 and 1024 <= moved.sport <= 65535
+    assert moved.flow is not None and moved.flow.sport != 40000
+    assert moved.chosen_from == (1024, 65535)
 
 
 def test_dnat_to_a_port_and_exhaustion() -> None:
     flow = FlowTuple(17, 10, 5000, 20, 53)
     dnat = NatRange("DNAT", 30, 30, 8053, 8053)
-    assert translate(flow, dnat, lambda reply: False) == FlowTuple(17, 10, 5000, 30, 8053)
-    assert translate(flow, dnat, lambda reply: True) is None
+    assert translate(flow, dnat, lambda reply: False).flow == FlowTuple(17, 10, 5000, 30, 8053)
+    assert translate(flow, dnat, lambda reply: True).flow is None

@@ -54,9 +54,18 @@ def _with_end(flow: FlowTuple, kind: str, addr: int, port: int) -> FlowTuple:
     return FlowTuple(flow.protocol, addr, port, flow.dst, flow.dport)
 
 
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A binding's result: the new tuple (None: no free tuple, the kernel drops), and the port
+    range the kernel chose it from when it could not keep the port (its pick is its own)."""
+
+    flow: FlowTuple | None
+    chosen_from: tuple[int, int] | None = None
+
+
 def translate(flow: FlowTuple, nat: NatRange,
-              reply_taken: Callable[[FlowTuple], bool]) -> FlowTuple | None:
-    """The original tuple after NAT, or None when no free tuple exists (the kernel drops).
+              reply_taken: Callable[[FlowTuple], bool]) -> Translation:
+    """The original tuple after NAT.
 
     ``reply_taken(tuple)`` says whether a connection already expects that reply tuple.
     """
@@ -76,14 +85,18 @@ def translate(flow: FlowTuple, nat: NatRange,
     if keep:
         candidate = _with_end(flow, nat.kind, addr, port)
         if not reply_taken(candidate.inverse()):
-            return candidate
+            return Translation(candidate)
         if nat.min_port is None and flow.protocol not in (6, 17, 132, IPPROTO_ICMP):
-            return None
+            return Translation(candidate)  # no ports to move: the clash stays
     if nat.kind == "DNAT" and nat.min_port is None and flow.protocol != IPPROTO_ICMP:
-        # a DNAT without ports never moves the destination port
-        return None
+        # A DNAT without ports never moves the destination port, even onto a taken tuple:
+        # the source side (a null SNAT binding at the latest) moves instead.
+        return Translation(_with_end(flow, nat.kind, addr, port))
+    if low == high:
+        candidate = _with_end(flow, nat.kind, addr, low)
+        return Translation(None if reply_taken(candidate.inverse()) else candidate)
     for candidate_port in range(low, high + 1):
         candidate = _with_end(flow, nat.kind, addr, candidate_port)
         if not reply_taken(candidate.inverse()):
-            return candidate
-    return None
+            return Translation(candidate, (low, high))
+    return Translation(None)

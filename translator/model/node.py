@@ -18,6 +18,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from iptparse.extensions import find_match, find_target
 from iptparse.model import Ruleset
 from translator.model.conntrack import (
     ICMP_ERROR_TYPES,
@@ -41,6 +42,12 @@ from translator.model.packet import (
 from translator.model.semantics import ConnectionView, Context
 
 # REJECT --reject-with type -> ICMP destination-unreachable code (tcp-reset is a TCP RST).
+# ICMP errors to one peer: a token bucket of net.ipv4.icmp_ratelimit (ms per error) holding
+# XRLIM_BURST_FACTOR errors, for the types in net.ipv4.icmp_ratemask (3, 4, 11, 12).
+ICMP_RATELIMIT_MS = 1000
+ICMP_BURST = 6
+ICMP_RATEMASK_TYPES = frozenset({3, 4, 11, 12})
+
 REJECT_ICMP_CODES = {
     "icmp-net-unreachable": 0, "icmp-host-unreachable": 1, "icmp-proto-unreachable": 2,
     "icmp-port-unreachable": 3, "icmp-net-prohibited": 9, "icmp-host-prohibited": 10,
@@ -64,6 +71,7 @@ class Outcome:
     state: str
     reply: Packet | None = None
     visits: tuple[Visit, ...] = ()
+    chosen_from: tuple[int, int] | None = None  # NAT picked a port here: the kernel's own pick
 
 
 @dataclass(slots=True)
@@ -76,13 +84,33 @@ class _Flow:
     new: bool = False  # unconfirmed: created by this packet
     dnat_done: bool = False
     snat_done: bool = False
+    chosen_from: tuple[int, int] | None = None
+
+
+def tracking_enabled(ruleset: Ruleset) -> bool:
+    """Whether any rule turns connection tracking on in the namespace (see
+    :attr:`~iptparse.extensions.base.Extension.needs_conntrack`); without, nat never runs."""
+    for table in ruleset.tables.values():
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                names = [(find_match, match.name) for match in rule.matches]
+                if rule.target is not None:
+                    names.append((find_target, rule.target.name))
+                for find, name in names:
+                    ext = find(name)
+                    if ext is not None and ext.needs_conntrack:
+                        return True
+    return False
 
 
 class Node:
     """One namespace's netfilter state: rules, connections, recent lists, counters."""
 
-    def __init__(self, ruleset: Ruleset, host: Host, rng: random.Random | None = None) -> None:
+    def __init__(self, ruleset: Ruleset, host: Host, rng: random.Random | None = None,
+                 icmp_ratelimit_ms: int = ICMP_RATELIMIT_MS) -> None:
         self.ruleset = ruleset
+        self.icmp_ratelimit_ms = icmp_ratelimit_ms
+        self._icmp_tokens: dict[int, tuple[float, float]] = {}  # peer -> (tokens ms, at)
         self.host = host
         self.rng = rng or random.Random()
         self.conntrack = ConntrackTable()
@@ -90,6 +118,7 @@ class Node:
         self.nth: dict[int, int] = {}
         self.now = 0.0
         self.counters: Counter[tuple[str, str, int | None]] = Counter()
+        self.tracking = tracking_enabled(ruleset)
 
     # --- entry points -----------------------------------------------------------------------
 
@@ -183,6 +212,8 @@ class Node:
 
     def _track(self, packet: Packet, flow: _Flow) -> _Flow:
         """nf_conntrack_in: find or start the packet's connection and its ctstate."""
+        if not self.tracking:
+            return flow
         if flow.view.untracked:
             return _Flow(ConnectionView(state="UNTRACKED", untracked=True))
         found = self.conntrack.find(packet_tuple(packet), self.now)
@@ -250,13 +281,19 @@ class Node:
             flow.dnat_done = True
         else:
             flow.snat_done = True
-        if nat is None:
-            return "ACCEPT", packet  # the identity binding
         current = packet_tuple(packet)
-        translated = translate(current, nat, lambda reply: self.conntrack.find(
+        if nat is None:
+            if destination:
+                return "ACCEPT", packet  # the identity binding
+            # The null source binding still makes the tuple unique (nf_nat_alloc_null_binding):
+            # a connection whose reply tuple is taken leaves with another source port.
+            nat = NatRange("SNAT", current.src, current.src)
+        translation = translate(current, nat, lambda reply: self.conntrack.find(
             reply, self.now) is not None)
+        translated = translation.flow
         if translated is None:
             return "DROP", packet  # no free tuple: the kernel drops
+        flow.chosen_from = flow.chosen_from or translation.chosen_from
         if translated == current:
             return "ACCEPT", packet
         status = connection.status | {"DNAT" if destination else "SNAT"}
@@ -271,12 +308,10 @@ class Node:
             return packet
         original, reply = connection.original, connection.reply
         if destination:
-            address, port = ((original.src, original.sport) if flow.reply
-                             else (reply.src, reply.sport))
-            return _with_end(packet, address, port, destination=True)
-        address, port = ((original.dst, original.dport) if flow.reply
-                         else (reply.dst, reply.dport))
-        return _with_end(packet, address, port, destination=False)
+            address, port = _end(original, "src") if flow.reply else _end(reply, "src")
+        else:
+            address, port = _end(original, "dst") if flow.reply else _end(reply, "dst")
+        return _with_end(packet, address, port, destination)
 
     # --- REJECT -----------------------------------------------------------------------------
 
@@ -294,12 +329,98 @@ class Node:
                       icmp_code=REJECT_ICMP_CODES[kind], length=28 + min(packet.length, 548),
                       embedded=packet.with_(in_iface=None, out_iface=None))
 
+    def _answer(self, packet: Packet, visits: list[Visit], rejected: _Flow) -> Packet | None:
+        """REJECT's answer leaves like any packet the node sends (OUTPUT, POSTROUTING), as
+        RELATED to the rejected packet's connection, unless ICMP's rate limit holds it back.
+
+        Being RELATED, it is translated back like a reply of that connection where the nat
+        hooks sit: the client sees it come from the address it sent to (the service, not the
+        endpoint), and an ICMP error quotes the packet as the client sent it. A TCP reset, not
+        being ICMP, also runs the nat chains of a binding the connection does not have yet.
+        """
+        if packet.protocol == IPPROTO_ICMP and packet.icmp_type in ICMP_RATEMASK_TYPES:
+            if not self._icmp_allowed(packet.dst):
+                return None
+        packet = packet.with_(out_iface=self.host.route(packet.dst))
+        flow = _Flow(ConnectionView(state="RELATED" if self.tracking else "INVALID"))
+        connection = rejected.connection
+        answer_flow = (_Flow(rejected.view, connection, not rejected.reply)
+                       if connection is not None else None)
+        verdict, packet, _ = self._tables("OUTPUT", ("raw", "mangle"), packet, flow, visits)
+        if verdict != "ACCEPT":
+            return None
+        if answer_flow is not None and _translated(answer_flow, destination=True):
+            packet = self._nat_existing(packet, answer_flow, destination=True)
+        verdict, packet, _ = self._tables("OUTPUT", ("filter", "security"), packet, flow,
+                                          visits)
+        if verdict == "ACCEPT":
+            verdict, packet, _ = self._tables("POSTROUTING", ("mangle",), packet, flow, visits)
+        if verdict != "ACCEPT":
+            return None
+        nat = self.ruleset.tables.get("nat")
+        if (answer_flow is not None and packet.protocol != IPPROTO_ICMP
+                and not rejected.snat_done and nat is not None):
+            ctx = Context(self.host, "POSTROUTING", flow.view, self.now, self.rng, self.recent,
+                          self.nth)
+            visits.extend(run_table(nat, "POSTROUTING", packet, ctx, self._count).visits)
+        if answer_flow is not None and _translated(answer_flow, destination=False):
+            packet = self._nat_existing(packet, answer_flow, destination=False)
+        if answer_flow is not None and connection is not None and connection.status:
+            if packet.embedded is not None and connection is not None:
+                quoted = connection.reply if rejected.reply else connection.original
+                packet = packet.with_(embedded=_with_tuple(packet.embedded, quoted))
+        return packet
+
+    def _icmp_allowed(self, peer: int) -> bool:
+        """icmpv4_xrlim_allow: one error per ratelimit ms, bursts of ICMP_BURST."""
+        if self.icmp_ratelimit_ms <= 0:
+            return True
+        limit = self.icmp_ratelimit_ms
+        tokens, at = self._icmp_tokens.get(peer, (ICMP_BURST * limit, self.now))
+        tokens = min(tokens + (self.now - at) * 1000, ICMP_BURST * limit)
+        allowed = tokens >= limit
+        self._icmp_tokens[peer] = (tokens - limit if allowed else tokens, self.now)
+        return allowed
+
     def _done(self, verdict: str, path: str, packet: Packet, out_iface: str | None,
               flow: _Flow, reply: Packet | None, visits: list[Visit]) -> Outcome:
-        return Outcome(verdict, path, packet, out_iface, flow.view.state, reply, tuple(visits))
+        if reply is not None:
+            reply = self._answer(reply, visits, flow)
+        return Outcome(verdict, path, packet, out_iface, flow.view.state, reply, tuple(visits),
+                       flow.chosen_from)
+
+    # --- what only the kernel knows ---------------------------------------------------------
+
+    def rebind(self, original: Packet, translated: Packet) -> None:
+        """Take the kernel's own pick of a NAT port: the connection ``original`` started now
+        leaves as ``translated`` (see :attr:`Outcome.chosen_from`)."""
+        found = self.conntrack.find(packet_tuple(original), self.now)
+        if found is None:
+            return
+        connection = found[0]
+        self.conntrack.remove(connection)
+        self.conntrack.store(replace(connection, reply=packet_tuple(translated).inverse()),
+                             self.now)
+
+
+def _translated(flow: _Flow, destination: bool) -> bool:
+    """Whether the connection's NAT changes this end of packets going this way: the
+    destination of original packets is DNATed, of replies un-SNATed; the source likewise."""
+    assert flow.connection is not None
+    wanted = "SNAT" if destination == flow.reply else "DNAT"
+    return wanted in flow.connection.status
+
+
+def _end(flow: FlowTuple, side: str) -> tuple[int, int]:
+    """One end of a tuple as (address, port); an ICMP query's "port" is its id on both ends."""
+    if side == "src" or flow.protocol == IPPROTO_ICMP:
+        return (flow.src if side == "src" else flow.dst), flow.sport
+    return flow.dst, flow.dport
 
 
 def _with_end(packet: Packet, address: int, port: int, destination: bool) -> Packet:
+    if packet.embedded is not None:  # an ICMP error: addresses only
+        return packet.with_(dst=address) if destination else packet.with_(src=address)
     if packet.protocol == IPPROTO_ICMP:
         # the ICMP query id is the connection's "port" on both sides
         return packet.with_(dst=address, sport=port) if destination else packet.with_(

@@ -1,0 +1,297 @@
+"""Differential: conversations through a NATing, stateful node, model against the kernel.
+
+Hypothesis builds nat, mangle and filter rule sets in the shape kube-proxy and CNI plugins use
+(DNAT of a service address to the server, MASQUERADE/SNAT, marks and connmarks, conntrack states,
+REJECT) and conversations: the client sends, the server answers what it received, the client
+sends again. The node runs the rules in iptables-legacy; the reference model runs them too.
+For every packet: delivered or not, the addresses and ports it arrived with, the REJECT answer
+the client got; after every example: each rule's and policy's packet counter.
+
+Only forwarded traffic is generated (the service address 198.18.5.5 is routed to the server
+when nothing translates it), so the node's own kernel never answers; its OUTPUT chains see only
+REJECT's answers, so their counters are not compared. ``BPFTABLES_MODEL_EXAMPLES`` raises the
+number of examples.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iptparse.grammar.restore import RestoreOptions, Restorer
+from iptparse.model import Ruleset
+from tests.netns.topology import (
+    CLIENT_ADDR,
+    NODE_CLIENT_SIDE,
+    NODE_SERVER_SIDE,
+    SERVER_ADDR,
+    Topology,
+    drain,
+    received,
+    send_packet,
+)
+from tests.oracle import LegacyIptables
+from translator.model.node import Node
+from translator.model.packet import (
+    IPPROTO_ICMP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    TCP_ACK,
+    TCP_SYN,
+    Host,
+    Packet,
+    address,
+)
+
+pytestmark = pytest.mark.netns
+
+EXAMPLES = int(os.environ.get("BPFTABLES_MODEL_EXAMPLES", "25"))
+DROP_WAIT = 0.08
+SERVICE = "198.18.5.5"
+SENDER_MARK = 0x77  # what the test sends; the end namespaces' own kernel answers are dropped
+
+NAT_PREROUTING = [
+    f"-A PREROUTING -d {SERVICE} -p tcp --dport 80 -j DNAT --to-destination {SERVER_ADDR}:8080",
+    f"-A PREROUTING -d {SERVICE} -p udp -j DNAT --to-destination {SERVER_ADDR}",
+    f"-A PREROUTING -d {SERVICE} -p icmp -j DNAT --to-destination {SERVER_ADDR}",
+    f"-A PREROUTING -d {SERVICE} -j SVC",
+    "-A PREROUTING -p tcp --dport 81 -j MARK --set-xmark 0x4000/0x4000",
+    "-A PREROUTING -s 198.18.0.0/24 -j RETURN",
+]
+NAT_SVC = [
+    "-A SVC -j MARK --or-mark 0x4000",
+    f"-A SVC -p tcp -m multiport --dports 80,81 -j DNAT --to-destination {SERVER_ADDR}:8081",
+    f"-A SVC -p udp -j DNAT --to-destination {SERVER_ADDR}:5353",
+    "-A SVC -j RETURN",
+]
+NAT_POSTROUTING = [
+    "-A POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE",
+    f"-A POSTROUTING -o n1 -j SNAT --to-source {NODE_SERVER_SIDE}",
+    "-A POSTROUTING -p udp -o n1 -j MASQUERADE --to-ports 20000-20010",
+    "-A POSTROUTING -m conntrack --ctstate DNAT -j RETURN",
+    "-A POSTROUTING -s 198.18.0.0/24 ! -o n0 -j MASQUERADE",
+]
+MANGLE_PREROUTING = [
+    "-A PREROUTING -j CONNMARK --restore-mark",
+    "-A PREROUTING -p udp -j MARK --set-xmark 0x1/0xff",
+    "-A PREROUTING -m mark --mark 0x1/0xff -j CONNMARK --save-mark",
+    "-A PREROUTING -m connmark --mark 0x1 -j ACCEPT",
+]
+FILTER_FORWARD = [
+    "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    "-A FORWARD -m state --state NEW -p tcp --syn -j ACCEPT",
+    "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+    "-A FORWARD -p udp --dport 53 -j REJECT",
+    "-A FORWARD -p tcp --dport 8081 -j REJECT --reject-with tcp-reset",
+    "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited",
+    "-A FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT",
+    "-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT",
+    "-A FORWARD -p udp -m multiport --dports 5353,53 -j DROP",
+    "-A FORWARD -i n1 -j ACCEPT",
+    "-A FORWARD -j CHECK",
+]
+FILTER_CHECK = [
+    "-A CHECK -m connmark --mark 0x1 -j ACCEPT",
+    "-A CHECK -p tcp -m tcp --tcp-flags SYN,ACK ACK -j DROP",
+    "-A CHECK -j RETURN",
+]
+
+
+@st.composite
+def ruleset_text(draw: st.DrawFn) -> str:
+    def some(lines: list[str]) -> list[str]:
+        return draw(st.lists(st.sampled_from(lines), max_size=4))
+
+    text = ["*mangle", *some(MANGLE_PREROUTING), "COMMIT", "*nat", ":SVC - [0:0]",
+            *some(NAT_PREROUTING), *some(NAT_SVC), *some(NAT_POSTROUTING), "COMMIT",
+            "*filter", f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
+            ":CHECK - [0:0]", *some(FILTER_FORWARD), *some(FILTER_CHECK), "COMMIT"]
+    return "\n".join(text) + "\n"
+
+
+@dataclass(frozen=True)
+class Step:
+    """``client``: the client sends (proto, client port, to the service or the server, port,
+    SYN or ACK); ``server``: the server answers the last packet it received."""
+
+    side: str
+    protocol: int = IPPROTO_TCP
+    sport: int = 40000
+    to_service: bool = True
+    dport: int = 80
+    syn: bool = True
+
+
+STEPS = st.one_of(
+    st.builds(Step, st.just("client"), st.sampled_from([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP]),
+              st.sampled_from([40000, 40001]), st.booleans(), st.sampled_from([80, 81, 53]),
+              st.booleans()),
+    st.builds(Step, st.just("server")),
+)
+
+
+def wire(packet: Packet) -> bytes:
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+
+    layer: object
+    if packet.protocol == IPPROTO_TCP:
+        layer = TCP(sport=packet.sport, dport=packet.dport, flags=packet.tcp_flags)
+    elif packet.protocol == IPPROTO_UDP:
+        layer = UDP(sport=packet.sport, dport=packet.dport) / b"x"
+    else:
+        layer = ICMP(type=packet.icmp_type, id=packet.sport)
+    ip = IP(src=socket.inet_ntoa(packet.src.to_bytes(4, "big")),
+            dst=socket.inet_ntoa(packet.dst.to_bytes(4, "big")))
+    return bytes(ip / layer)
+
+
+def parsed(raw: bytes) -> Packet:
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+
+    ip = IP(raw)
+    src, dst = address(ip.src), address(ip.dst)
+    if TCP in ip:
+        return Packet(src, dst, IPPROTO_TCP, ip[TCP].sport, ip[TCP].dport,
+                      tcp_flags=int(ip[TCP].flags))
+    if UDP in ip:
+        return Packet(src, dst, IPPROTO_UDP, ip[UDP].sport, ip[UDP].dport)
+    if ICMP in ip:
+        icmp = ip[ICMP]
+        ident = icmp.id if icmp.type in (0, 8) else 0
+        return Packet(src, dst, IPPROTO_ICMP, ident, icmp_type=icmp.type, icmp_code=icmp.code)
+    return Packet(src, dst, ip.proto)
+
+
+def headers(packet: Packet) -> tuple[int, ...]:
+    ports = (packet.sport, packet.dport) if packet.protocol != IPPROTO_ICMP else (
+        packet.sport, packet.icmp_type, packet.icmp_code)
+    return (packet.protocol, packet.src, packet.dst, *ports)
+
+
+def answer(packet: Packet) -> Packet:
+    """What the test's server sends back for a packet it received."""
+    if packet.protocol == IPPROTO_TCP:
+        flags = TCP_SYN | TCP_ACK if packet.tcp_flags & TCP_SYN else TCP_ACK
+        return Packet(packet.dst, packet.src, IPPROTO_TCP, packet.dport, packet.sport,
+                      tcp_flags=flags)
+    if packet.protocol == IPPROTO_ICMP:
+        return Packet(packet.dst, packet.src, IPPROTO_ICMP, packet.sport, icmp_type=0)
+    return Packet(packet.dst, packet.src, packet.protocol, packet.dport, packet.sport)
+
+
+def node_host() -> Host:
+    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)},
+                ((address("198.18.5.0"), 24, "n1"),))
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[Topology]:
+    topo = Topology.create()
+    try:
+        # client and server answer nothing themselves: only the test's packets cross the node
+        for end in (topo.client, topo.server):
+            LegacyIptables(end).iptables("-A", "OUTPUT", "-m", "mark", "!", "--mark",
+                                         hex(SENDER_MARK), "-j", "DROP")
+        subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.5.0/24", "via",
+                        SERVER_ADDR], check=True)
+        # every REJECT answer is sent, however fast the test goes (the model has the same knob)
+        subprocess.run(["ip", "netns", "exec", topo.node, "sysctl", "-qw",
+                        "net.ipv4.icmp_ratelimit=0"], check=True)
+        yield topo
+    finally:
+        topo.close()
+
+
+def kernel_counters(node: LegacyIptables) -> Counter:
+    saved = Restorer().restore(node.run(["iptables-legacy-save", "-c"]).out, Ruleset(),
+                               RestoreOptions(counters=True))
+    counts: Counter = Counter()
+    for table in saved.tables.values():
+        for chain in table.chains.values():
+            if chain.name == "OUTPUT":
+                continue
+            for number, rule in enumerate(chain.rules, 1):
+                if rule.counters.packets:
+                    counts[(table.name, chain.name, number)] = rule.counters.packets
+            if chain.builtin and chain.counters.packets:
+                counts[(table.name, chain.name, None)] = chain.counters.packets
+    return counts
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=ruleset_text(), steps=st.lists(STEPS, min_size=1, max_size=5))
+def test_conversations_match_the_kernel(topology: Topology, text: str,
+                                        steps: list[Step]) -> None:
+    node = LegacyIptables(topology.node)
+    node.run(["conntrack", "-F"])
+    loaded = node.restore(text)
+    assert loaded.code == 0, loaded.err
+    node.run(["iptables-legacy", "-Z"])
+    for table in ("nat", "mangle"):
+        node.run(["iptables-legacy", "-t", table, "-Z"])
+    model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host(),
+                 icmp_ratelimit_ms=0)
+    client_send = topology.sender(topology.client)
+    server_send = topology.sender(topology.server)
+    for sock in (client_send, server_send):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+    at_server = topology.capture(topology.server, "s0")
+    at_client = topology.capture(topology.client, "c0")
+    last_at_server: Packet | None = None
+    try:
+        for step in steps:
+            drain(at_server)
+            drain(at_client)
+            if step.side == "client":
+                packet = Packet(address(CLIENT_ADDR),
+                                address(SERVICE if step.to_service else SERVER_ADDR),
+                                step.protocol, step.sport, step.dport,
+                                tcp_flags=TCP_SYN if step.syn else TCP_ACK, icmp_type=8)
+                if step.protocol == IPPROTO_ICMP:
+                    packet = packet.with_(dport=0)
+                send_packet(client_send, wire(packet), SERVER_ADDR)
+                expected = model.receive(packet, "n0")
+                arrived = [parsed(raw) for raw in received(at_server, DROP_WAIT)]
+                answers = [parsed(raw) for raw in received(at_client, 0.01)]
+                if expected.verdict == "ACCEPT":
+                    last_at_server = arrived[0] if arrived else None
+            else:
+                if last_at_server is None:
+                    continue
+                packet = answer(last_at_server)
+                send_packet(server_send, wire(packet), CLIENT_ADDR)
+                expected = model.receive(packet, "n1")
+                arrived = [parsed(raw) for raw in received(at_client, DROP_WAIT)]
+                answers = []
+            context = (text, steps, step)
+            if expected.verdict == "ACCEPT" and expected.chosen_from is not None and arrived:
+                # the kernel picked the NAT port itself: any free one of the range is right
+                low, high = expected.chosen_from
+                kernel_port = arrived[0].sport
+                assert low <= kernel_port <= high, context
+                assert headers(arrived[0].with_(sport=expected.packet.sport)) == headers(
+                    expected.packet), context
+                model.rebind(packet, arrived[0])
+                if step.side == "client":
+                    last_at_server = arrived[0]
+            elif expected.verdict == "ACCEPT":
+                assert [headers(p) for p in arrived] == [headers(expected.packet)], context
+            else:
+                assert arrived == [], context
+            if step.side == "client":
+                wanted = [headers(expected.reply)] if expected.reply is not None else []
+                assert [headers(p) for p in answers] == wanted, context
+    finally:
+        for sock in (client_send, server_send, at_server, at_client):
+            sock.close()
+    model_counters = Counter({key: count for key, count in model.counters.items()
+                              if key[1] != "OUTPUT" and count})
+    assert kernel_counters(node) == model_counters, text
