@@ -44,6 +44,13 @@ def command_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_trace(args: argparse.Namespace) -> int:
+    """Walk one packet through the rule set with the reference model and show every rule."""
+    from shim.trace import run_trace
+
+    return run_trace(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpftables", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +61,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep [packets:bytes] counters (iptables-restore -c / save -c)")
     parse.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     parse.set_defaults(handler=command_parse)
+
+    trace = commands.add_parser(
+        "trace", help="follow one packet through the rules (the reference model, like -j TRACE)"
+    )
+    trace.add_argument("--rules", required=True, help="restore-format rule set (- for stdin)")
+    trace.add_argument("--local-addr", action="append", default=[], metavar="[IF=]ADDR[/LEN]",
+                       help="an address of the node (repeat); its subnet is routed out of IF")
+    trace.add_argument("--route", action="append", default=[], metavar="NET/LEN=IF",
+                       help="a route of the node (repeat); 0.0.0.0/0=IF is the default route")
+    trace.add_argument("--hook", default="PREROUTING", choices=["PREROUTING", "OUTPUT"],
+                       help="PREROUTING: the packet arrives on --in; OUTPUT: the node sends it")
+    trace.add_argument("--in", dest="in_iface", default="eth0", help="arrival interface")
+    trace.add_argument("-p", "--protocol", default="tcp")
+    trace.add_argument("-s", "--source", required=True)
+    trace.add_argument("-d", "--destination", required=True)
+    trace.add_argument("--sport", type=int, default=40000)
+    trace.add_argument("--dport", type=int, default=80)
+    trace.add_argument("--tcp-flags", default="SYN", help="flags set, comma separated")
+    trace.add_argument("--icmp-type", type=int, default=8)
+    trace.add_argument("--mark", type=lambda text: int(text, 0), default=0)
+    trace.add_argument("--state-file", help="connections and recent lists kept between runs")
+    trace.add_argument("--seed", type=int, help="seed of statistic's random draws")
+    trace.add_argument("--json", action="store_true", help="machine-readable output")
+    trace.set_defaults(handler=command_trace)
     return parser
 
 

@@ -166,6 +166,12 @@ class ConntrackTable:
         self._by_tuple[connection.reply] = (connection.original, True)
         return connection
 
+    def set_expiry(self, original: FlowTuple, expires: float) -> None:
+        """Keep a stored connection's own time of death (when read back from a saved state)."""
+        connection = self._connections.get(original)
+        if connection is not None:
+            self._connections[original] = replace(connection, expires=expires)
+
     def remove(self, connection: Connection) -> None:
         self._connections.pop(connection.original, None)
         self._by_tuple.pop(connection.original, None)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
+from typing import Any
 
 from iptparse.extensions import find_match, find_target
 from iptparse.model import Ruleset
@@ -388,6 +389,31 @@ class Node:
             reply = self._answer(reply, visits, flow)
         return Outcome(verdict, path, packet, out_iface, flow.view.state, reply, tuple(visits),
                        flow.chosen_from)
+
+    # --- state kept between runs (bpftables trace --state-file) -------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """Connections and recent lists as JSON-ready data."""
+        return {
+            "connections": [
+                {"original": astuple(c.original), "reply": astuple(c.reply),
+                 "seen_reply": c.seen_reply, "tcp_state": c.tcp_state, "mark": c.mark,
+                 "status": sorted(c.status), "expires": c.expires}
+                for c in self.conntrack.connections()],
+            "recent": {name: {str(address): stamps for address, stamps in table.items()}
+                       for name, table in self.recent.items()},
+        }
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        for item in state.get("connections", []):
+            connection = Connection(FlowTuple(*item["original"]), FlowTuple(*item["reply"]),
+                                    item["seen_reply"], item["tcp_state"], item["mark"],
+                                    frozenset(item["status"]), item["expires"])
+            if connection.expires > self.now:
+                self.conntrack.store(connection, self.now)
+                self.conntrack.set_expiry(connection.original, connection.expires)
+        self.recent = {name: {int(address): list(stamps) for address, stamps in table.items()}
+                       for name, table in state.get("recent", {}).items()}
 
     # --- what only the kernel knows ---------------------------------------------------------
 
