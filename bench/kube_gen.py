@@ -106,8 +106,53 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
     yield "COMMIT"
 
 
-def restore_text(shape: ClusterShape) -> str:
-    return "".join(line + "\n" for line in restore_lines(shape))
+# kube-proxy's jumps from the built-in chains (USAGE.md §1.4: EnsureRule(Prepend, ...)), as
+# (table, built-in chain, extra match, comment, target chain), in the order kube-proxy adds them.
+JUMPS = (
+    ("filter", "INPUT", "-m conntrack --ctstate NEW",
+     "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+    ("filter", "FORWARD", "-m conntrack --ctstate NEW",
+     "kubernetes externally-visible service portals", "KUBE-EXTERNAL-SERVICES"),
+    ("filter", "INPUT", "", "kubernetes health check service ports", "KUBE-NODEPORTS"),
+    ("filter", "FORWARD", "-m conntrack --ctstate NEW", "kubernetes service portals",
+     "KUBE-SERVICES"),
+    ("filter", "OUTPUT", "-m conntrack --ctstate NEW", "kubernetes service portals",
+     "KUBE-SERVICES"),
+    ("filter", "FORWARD", "", "kubernetes forwarding rules", "KUBE-FORWARD"),
+    ("filter", "INPUT", "-m conntrack --ctstate NEW", "kubernetes load balancer firewall",
+     "KUBE-PROXY-FIREWALL"),
+    ("filter", "OUTPUT", "-m conntrack --ctstate NEW", "kubernetes load balancer firewall",
+     "KUBE-PROXY-FIREWALL"),
+    ("filter", "FORWARD", "-m conntrack --ctstate NEW", "kubernetes load balancer firewall",
+     "KUBE-PROXY-FIREWALL"),
+    ("nat", "OUTPUT", "", "kubernetes service portals", "KUBE-SERVICES"),
+    ("nat", "PREROUTING", "", "kubernetes service portals", "KUBE-SERVICES"),
+    ("nat", "POSTROUTING", "", "kubernetes postrouting rules", "KUBE-POSTROUTING"),
+    ("filter", "INPUT", "", "", "KUBE-FIREWALL"),
+    ("filter", "OUTPUT", "", "", "KUBE-FIREWALL"),
+)
+
+
+def jump_lines(table: str) -> list[str]:
+    """The jumps of ``table`` as restore lines, each built-in chain in the order that
+    prepending them one by one leaves (the last one added first)."""
+    lines = []
+    for name, chain, extra, comment, target in reversed(JUMPS):
+        if name == table:
+            words = [f"-A {chain}", extra, f'-m comment --comment "{comment}"' if comment else "",
+                     f"-j {target}"]
+            lines.append(" ".join(word for word in words if word))
+    return lines
+
+
+def restore_text(shape: ClusterShape, jumps: bool = False) -> str:
+    """A full sync; with ``jumps``, also the built-in chains' jumps kube-proxy adds with -I."""
+    lines = list(restore_lines(shape))
+    if jumps:
+        for table in ("filter", "nat"):
+            end = lines.index("COMMIT", lines.index(f"*{table}"))
+            lines[end:end] = jump_lines(table)
+    return "".join(line + "\n" for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument("--cluster-base", default="172.30.0.0")
     parser.add_argument("--endpoint-base", default="10.0.0.0")
+    parser.add_argument("--jumps", action="store_true",
+                        help="also the built-in chains' jumps (kube-proxy adds them with -I)")
     args = parser.parse_args(argv)
     shape = ClusterShape(args.services, args.endpoints, args.cluster_base, args.endpoint_base)
-    sys.stdout.writelines(line + "\n" for line in restore_lines(shape))
+    sys.stdout.write(restore_text(shape, args.jumps))
     return 0
 
 

@@ -95,11 +95,11 @@ def print_text(result: dict, out) -> None:
     for step in result["trace"]:
         where = f"{step['table']:<7} {step['chain']}"
         if step["rule"] is None:
-            out.write(f"{where} policy: {step['action'].split()[-1]}\n")
+            out.write(f"{where} policy {step['action'].split()[-1]}\n")
             continue
         result_text = (f"-> {step['action']}" if step["action"] else "match") if (
             step["matched"]) else "no match"
-        out.write(f"{where} #{step['rule']} {result_text:<22} {step['text']}\n")
+        out.write(f"{where + ' #' + str(step['rule']):<34} {result_text:<18} {step['text']}\n")
     packet = result["packet"]
     out.write(f"verdict: {result['verdict']} ({result['path']}), conntrack state "
               f"{result['state']}\n")

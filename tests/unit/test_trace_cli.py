@@ -67,5 +67,5 @@ def test_text_lists_each_rule_and_the_verdict(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _trace(tmp_path, capsys, "-s", "198.18.0.2", "-d", "198.18.1.9", "-p", "udp",
                  "--dport", "53", "--in", "eth0")
-    assert "filter  FORWARD policy: DROP" in out
+    assert "filter  FORWARD policy DROP" in out
     assert out.splitlines()[-2].startswith("verdict: DROP (FORWARD)")
