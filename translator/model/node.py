@@ -168,6 +168,16 @@ class Node:
                 out_iface = rerouted
                 packet = packet.with_(out_iface=out_iface)
             verdict, packet, reply = self._postrouting(packet, flow, visits)
+        if verdict == "ACCEPT" and out_iface == "lo":
+            # to one of its own addresses: looped back in through PREROUTING and INPUT, with
+            # its connection (already bound, so the nat chains stay out)
+            packet = packet.with_(in_iface="lo", out_iface=None)
+            verdict, packet, reply = self._tables("PREROUTING", ("raw", "mangle", "nat"),
+                                                  packet, flow, visits)
+            if verdict == "ACCEPT":
+                verdict, packet, reply = self._tables(
+                    "INPUT", ("mangle", "filter", "security", "nat"), packet, flow, visits)
+            return self._done(verdict, "INPUT", packet, None, flow, reply, visits)
         return self._done(verdict, "OUTPUT", packet, out_iface, flow, reply, visits)
 
     # --- hooks ------------------------------------------------------------------------------

@@ -111,7 +111,10 @@ class Host:
         return frozenset(result)
 
     def route(self, destination: int) -> str | None:
-        """The interface the longest matching prefix sends ``destination`` out of."""
+        """The interface the longest matching prefix sends ``destination`` out of (``lo`` for
+        the node's own addresses)."""
+        if self.is_local(destination):
+            return "lo"
         best: tuple[int, str] | None = None
         candidates = [(address, length, name)
                       for name, (address, length) in self.interfaces.items()]
