@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
-from tests.netns.packets import answer, headers, parsed, wire
+from tests.netns.packets import answer, headers, parsed, unreachable, wire
 from tests.netns.topology import (
     CLIENT_ADDR,
     NODE_CLIENT_SIDE,
@@ -121,7 +121,8 @@ def ruleset_text(draw: st.DrawFn) -> str:
 @dataclass(frozen=True)
 class Step:
     """``client``: the client sends (proto, client port, to the service or the server, port,
-    SYN or ACK); ``server``: the server answers the last packet it received."""
+    SYN or ACK); ``server``: the server answers the last packet it received; ``error``: the
+    server refuses it with an ICMP port unreachable (RELATED, translated back on the way)."""
 
     side: str
     protocol: int = IPPROTO_TCP
@@ -136,6 +137,7 @@ STEPS = st.one_of(
               st.sampled_from([40000, 40001]), st.booleans(), st.sampled_from([80, 81, 53]),
               st.booleans()),
     st.builds(Step, st.just("server")),
+    st.builds(Step, st.just("error")),
 )
 
 
@@ -218,7 +220,8 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
             else:
                 if last_at_server is None:
                     continue
-                packet = answer(last_at_server)
+                packet = (answer(last_at_server) if step.side == "server"
+                          else unreachable(last_at_server))
                 send_packet(server_send, wire(packet), CLIENT_ADDR)
                 expected = model.receive(packet, "n1")
                 arrived = [parsed(raw) for raw in received(at_client, DROP_WAIT)]

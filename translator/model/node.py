@@ -86,6 +86,7 @@ class _Flow:
     dnat_done: bool = False
     snat_done: bool = False
     chosen_from: tuple[int, int] | None = None
+    related: bool = False  # an ICMP error about the connection
 
 
 def tracking_enabled(ruleset: Ruleset) -> bool:
@@ -235,9 +236,11 @@ class Node:
                          True, True)
         if packet.protocol == IPPROTO_ICMP and packet.icmp_type in ICMP_ERROR_TYPES:
             related = self._related(packet)
-            if related is not None:
-                return _Flow(self._view(related, "RELATED", False))
-            return _Flow(ConnectionView(state="INVALID"))
+            if related is None:
+                return _Flow(ConnectionView(state="INVALID"))
+            connection, reply = related
+            return _Flow(self._view(connection, "RELATED", reply), connection, reply,
+                         dnat_done=True, snat_done=True, related=True)
         tcp_state = ""
         if packet.protocol == IPPROTO_TCP and not packet.fragment_offset:
             tcp_state = new_tcp_state(packet.tcp_flags) or ""
@@ -247,12 +250,13 @@ class Node:
         connection = Connection(original, original.inverse(), tcp_state=tcp_state)
         return _Flow(self._view(connection, "NEW", False), connection, False, True)
 
-    def _related(self, packet: Packet) -> Connection | None:
+    def _related(self, packet: Packet) -> tuple[Connection, bool] | None:
+        """The connection an ICMP error is about, and whether the error travels as its reply:
+        the quoted packet went the other way, so its inverted tuple is the error's own."""
         embedded = packet.embedded
         if embedded is None:
             return None
-        found = self.conntrack.find(packet_tuple(embedded), self.now)
-        return None if found is None else found[0]
+        return self.conntrack.find(packet_tuple(embedded).inverse(), self.now)
 
     @staticmethod
     def _view(connection: Connection, state: str, reply: bool) -> ConnectionView:
@@ -262,7 +266,7 @@ class Node:
     def _confirm(self, packet: Packet, flow: _Flow) -> None:
         """The packet passed every hook: its connection (new or updated) is stored."""
         connection = flow.connection
-        if connection is None:
+        if connection is None or flow.related:
             return
         tcp_state = connection.tcp_state
         if tcp_state:
@@ -318,6 +322,13 @@ class Node:
         if connection is None or flow.new:
             return packet
         original, reply = connection.original, connection.reply
+        if flow.related:
+            # an ICMP error: its outer header only where the connection is translated, and
+            # the packet it quotes back to what that side sent (nf_nat_icmp_reply_translation)
+            quoted = original if flow.reply else reply
+            packet = packet.with_(embedded=_with_tuple(packet.embedded, quoted))
+            if not _translated(flow, destination):
+                return packet
         if destination:
             address, port = _end(original, "src") if flow.reply else _end(reply, "src")
         else:
