@@ -212,7 +212,8 @@ class Node:
                     return verdict, packet, None
             if result.verdict != "ACCEPT":
                 reply = None
-                if outcome is not None and outcome.reply is not None:
+                if (outcome is not None and outcome.reply is not None
+                        and _answerable(packet, outcome.reply)):
                     reply = self._reject_reply(packet, outcome.reply, hook)
                 return result.verdict, packet, reply
         return "ACCEPT", packet, None
@@ -448,6 +449,16 @@ class Node:
         self.conntrack.remove(connection)
         self.conntrack.store(replace(connection, reply=packet_tuple(translated).inverse()),
                              self.now)
+
+
+def _answerable(packet: Packet, kind: str) -> bool:
+    """icmp_send never answers an ICMP error, nor a fragment that is not the first; a reset
+    never answers a reset."""
+    if packet.fragment_offset:
+        return False
+    if kind == "tcp-reset":
+        return not packet.tcp_flags & TCP_RST
+    return not (packet.protocol == IPPROTO_ICMP and packet.icmp_type in ICMP_ERROR_TYPES)
 
 
 def _translated(flow: _Flow, destination: bool) -> bool:
