@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from iptparse.grammar.restore import RestoreOptions, Restorer
@@ -180,8 +180,60 @@ def kernel_counters(node: LegacyIptables) -> Counter:
     return counts
 
 
+# Every disagreement hypothesis found between the model and the kernel, kept as an example.
+_EMPTY = ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n"
+          ":CHECK - [0:0]\n")
+REGRESSIONS = [
+    # MASQUERADE --to-ports outside the original port: the kernel picks the port
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A POSTROUTING -p udp -o n1 -j MASQUERADE "
+     "--to-ports 20000-20010\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\nCOMMIT\n",
+     [Step("client", IPPROTO_UDP, 40000, False, 80, True)]),
+    # no rule needs conntrack: packets carry no connection and the nat chains never run
+    (_EMPTY + "COMMIT\n", [Step("client", IPPROTO_TCP, 40000, False, 80, False)]),
+    # an echo reply keeps its query id through NAT (the id is both ends' "port")
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p icmp -j DNAT "
+     "--to-destination 198.18.1.2\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n"
+     "COMMIT\n", [Step("client", IPPROTO_ICMP, 40000, True, 80, True), Step("server")]),
+    # the same client port to the service and to its endpoint: the null SNAT binding moves
+    # the second connection's source port (both orders)
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p udp -j DNAT "
+     "--to-destination 198.18.1.2\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n"
+     "COMMIT\n", [Step("client", IPPROTO_UDP, 40000, True, 80, False),
+                  Step("client", IPPROTO_UDP, 40000, False, 80, False)]),
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p udp -j DNAT "
+     "--to-destination 198.18.1.2\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n"
+     "COMMIT\n", [Step("client", IPPROTO_UDP, 40000, False, 80, False),
+                  Step("client", IPPROTO_UDP, 40000, True, 80, False)]),
+    # REJECT's ICMP error is RELATED: it leaves through POSTROUTING, seemingly from the service
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p icmp -j DNAT "
+     "--to-destination 198.18.1.2\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n"
+     "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
+     [Step("client", IPPROTO_ICMP, 40000, True, 80, False)]),
+    # ... and without NAT it stays the node's own
+    (_EMPTY + "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+     "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
+     [Step("client", IPPROTO_TCP, 40000, False, 80, False),
+      Step("client", IPPROTO_ICMP, 40000, False, 80, False)]),
+    # REJECT's reset is not ICMP: it runs the nat chains of the binding its connection lacks
+    ("*mangle\nCOMMIT\n*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -j SVC\n-A SVC -p tcp "
+     "-m multiport --dports 80,81 -j DNAT --to-destination 198.18.1.2:8081\nCOMMIT\n*filter\n"
+     ":FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n-A FORWARD -p tcp --dport 8081 -j REJECT "
+     "--reject-with tcp-reset\nCOMMIT\n", [Step("client", IPPROTO_TCP, 40000, True, 80, False)]),
+    # REJECT never answers an ICMP error
+    (_EMPTY + "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
+     [Step("client", IPPROTO_TCP, 40000, False, 80, False), Step("error")]),
+]
+
+
+def _regressions(test):  # type: ignore[no-untyped-def]
+    for text, steps in REGRESSIONS:
+        test = example(text=text, steps=steps)(test)
+    return test
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=ruleset_text(), steps=st.lists(STEPS, min_size=1, max_size=5))
+@_regressions
 def test_conversations_match_the_kernel(topology: Topology, text: str,
                                         steps: list[Step]) -> None:
     node = LegacyIptables(topology.node)
