@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 
 TABLES = ("filter", "nat", "mangle", "raw", "security")
@@ -42,6 +43,24 @@ class LegacyIptables:
             argv.append("-c")
         out = self.run(argv).out
         return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
+
+    def packet_counters(self) -> Counter:
+        """Every rule's and built-in policy's packet count that is not zero, by
+        (table, chain, rule number or None for the policy), from ``iptables-legacy-save -c``."""
+        from iptparse.grammar.restore import RestoreOptions, Restorer
+        from iptparse.model import Ruleset
+
+        saved = Restorer().restore(self.run(["iptables-legacy-save", "-c"]).out, Ruleset(),
+                                   RestoreOptions(counters=True))
+        counts: Counter = Counter()
+        for table in saved.tables.values():
+            for chain in table.chains.values():
+                for number, rule in enumerate(chain.rules, 1):
+                    if rule.counters.packets:
+                        counts[(table.name, chain.name, number)] = rule.counters.packets
+                if chain.builtin and chain.counters.packets:
+                    counts[(table.name, chain.name, None)] = chain.counters.packets
+        return counts
 
     def reset(self) -> None:
         """Empty every table: flush, delete user chains, policies back to ACCEPT, counters 0."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +43,6 @@ from translator.model.packet import IPPROTO_TCP, TCP_SYN, Host, Packet, address
 pytestmark = pytest.mark.netns
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
-SENDER_MARK = 0x77
 REFUSED_CLIENT = "198.18.0.200"  # outside the load balancer's allowed source range
 ENDPOINT_NET = "198.19.0.0/16"
 
@@ -102,9 +100,7 @@ def node_host() -> Host:
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
     try:
-        for end in (topo.client, topo.server):
-            LegacyIptables(end).iptables("-A", "OUTPUT", "-m", "mark", "!", "--mark",
-                                         hex(SENDER_MARK), "-j", "DROP")
+        topo.silence_ends()
         subprocess.run(["ip", "-n", topo.client, "addr", "add", f"{REFUSED_CLIENT}/24", "dev",
                         "c0"], check=True)
         for last in range(1, 6):
@@ -143,10 +139,8 @@ def test_every_service_of_the_fixture(topology: Topology, fixture: str) -> None:
     assert loaded.code == 0, loaded.err
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
     model = Node(ruleset, node_host(), random.Random(1), icmp_ratelimit_ms=0)
-    client = topology.sender(topology.client)
-    server = topology.sender(topology.server)
-    for sock in (client, server):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+    client = topology.sender(topology.client, marked=True)
+    server = topology.sender(topology.server, marked=True)
     at_server = topology.capture(topology.server, "s0")
     at_client = topology.capture(topology.client, "c0")
     reached = 0

@@ -13,7 +13,6 @@ A kube-proxy full sync with its jump rules (``bench/kube_gen.py``, addresses mov
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -40,7 +39,6 @@ from translator.model.packet import IPPROTO_TCP, TCP_SYN, Host, Packet, address
 
 pytestmark = pytest.mark.netns
 
-SENDER_MARK = 0x77
 SERVICES = "198.18.5.0"
 ENDPOINTS = "198.18.1.10"  # the first endpoint is .11; all live on the server
 # chi-square, 2 degrees of freedom, p = 0.001: a fair three-way split exceeds this 1 in 1000
@@ -55,9 +53,7 @@ def node_host() -> Host:
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
     try:
-        for end in (topo.client, topo.server):
-            LegacyIptables(end).iptables("-A", "OUTPUT", "-m", "mark", "!", "--mark",
-                                         hex(SENDER_MARK), "-j", "DROP")
+        topo.silence_ends()
         for offset in range(11, 20):
             subprocess.run(["ip", "-n", topo.server, "addr", "add", f"198.18.1.{offset}/32",
                             "dev", "s0"], check=True)
@@ -83,10 +79,8 @@ def _load(topology: Topology, shape: ClusterShape) -> tuple[LegacyIptables, Node
 def test_every_service_reaches_its_endpoint_and_answers_come_back(topology: Topology) -> None:
     shape = ClusterShape(6, 1, cluster_base=SERVICES, endpoint_base=ENDPOINTS)
     _, model = _load(topology, shape)
-    client = topology.sender(topology.client)
-    server = topology.sender(topology.server)
-    for sock in (client, server):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+    client = topology.sender(topology.client, marked=True)
+    server = topology.sender(topology.server, marked=True)
     at_server = topology.capture(topology.server, "s0")
     at_client = topology.capture(topology.client, "c0")
     try:
@@ -131,8 +125,7 @@ def test_statistic_splits_new_flows_evenly_in_the_kernel_and_the_model(
     shape = ClusterShape(1, 3, cluster_base=SERVICES, endpoint_base=ENDPOINTS)
     _, model = _load(topology, shape)
     flows = 300
-    client = topology.sender(topology.client)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+    client = topology.sender(topology.client, marked=True)
     at_server = topology.capture(topology.server, "s0")
     kernel: Counter = Counter()
     ours: Counter = Counter()

@@ -30,6 +30,7 @@ from tests.netns.topology import (
     CLIENT_ADDR,
     NODE_CLIENT_SIDE,
     NODE_SERVER_SIDE,
+    SENDER_MARK,
     SERVER_ADDR,
     Topology,
     drain,
@@ -53,7 +54,6 @@ pytestmark = pytest.mark.netns
 
 EXAMPLES = int(os.environ.get("BPFTABLES_MODEL_EXAMPLES", "25"))
 DROP_WAIT = 0.08
-SENDER_MARK = 0x77
 SERVICE = "198.18.5.5"
 
 RAW_OUTPUT = f"-A OUTPUT -m mark ! --mark {hex(SENDER_MARK)} -j DROP"
@@ -122,9 +122,7 @@ def node_host() -> Host:
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
     try:
-        for end in (topo.client, topo.server):
-            LegacyIptables(end).iptables("-A", "OUTPUT", "-m", "mark", "!", "--mark",
-                                         hex(SENDER_MARK), "-j", "DROP")
+        topo.silence_ends()
         subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.5.0/24", "via",
                         SERVER_ADDR], check=True)
         yield topo
@@ -145,21 +143,10 @@ def delivered_locally(sockets: list[socket.socket], wait: float) -> list[Packet]
     return packets
 
 
-def kernel_counters(node: LegacyIptables) -> Counter:
-    """Counters, but for raw OUTPUT's drop rule: it also counts the node's own answers."""
-    saved = Restorer().restore(node.run(["iptables-legacy-save", "-c"]).out, Ruleset(),
-                               RestoreOptions(counters=True))
-    counts: Counter = Counter()
-    for table in saved.tables.values():
-        for chain in table.chains.values():
-            for number, rule in enumerate(chain.rules, 1):
-                if (table.name, chain.name) == ("raw", "OUTPUT"):
-                    continue
-                if rule.counters.packets:
-                    counts[(table.name, chain.name, number)] = rule.counters.packets
-            if chain.builtin and chain.counters.packets:
-                counts[(table.name, chain.name, None)] = chain.counters.packets
-    return counts
+def compared(counts: Counter) -> Counter:
+    """Counters but raw OUTPUT's drop rule: it also counts the node's own answers."""
+    return Counter({key: count for key, count in counts.items()
+                    if count and (key[:2] != ("raw", "OUTPUT") or key[2] is None)})
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -177,10 +164,8 @@ def test_local_traffic_matches_the_kernel(topology: Topology, text: str,
         node.run(["iptables-legacy", "-t", table, "-Z"])
     model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host(),
                  icmp_ratelimit_ms=0)
-    client_send = topology.sender(topology.client)
-    node_send = topology.sender(topology.node)
-    for sock in (client_send, node_send):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+    client_send = topology.sender(topology.client, marked=True)
+    node_send = topology.sender(topology.node, marked=True)
     local = [create_socket(topology.node, socket.AF_INET, socket.SOCK_RAW, proto)
              for proto in (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP)]
     for sock in local:
@@ -223,6 +208,4 @@ def test_local_traffic_matches_the_kernel(topology: Topology, text: str,
     finally:
         for sock in (client_send, node_send, at_server, *local):
             sock.close()
-    model_counters = Counter({key: count for key, count in model.counters.items()
-                              if count and (key[:2] != ("raw", "OUTPUT") or key[2] is None)})
-    assert kernel_counters(node) == model_counters, text
+    assert compared(node.packet_counters()) == compared(model.counters), text

@@ -26,6 +26,8 @@ CLIENT_ADDR = "198.18.0.2"
 NODE_CLIENT_SIDE = "198.18.0.1"
 NODE_SERVER_SIDE = "198.18.1.1"
 SERVER_ADDR = "198.18.1.2"
+# What the tests' own raw sockets send; see Topology.silence_ends.
+SENDER_MARK = 0x77
 
 
 def _run(*argv: str) -> None:
@@ -72,9 +74,20 @@ class Topology:
 
     # --- packets ----------------------------------------------------------------------------
 
-    def sender(self, netns: str) -> socket.socket:
-        """A raw socket in ``netns`` that sends whole IPv4 packets (IP_HDRINCL)."""
-        return create_socket(netns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    def silence_ends(self) -> None:
+        """Client and server send only what a test writes (marked SENDER_MARK): their kernels'
+        own answers (resets, port unreachable, echo replies) would cross the node too."""
+        for netns in (self.client, self.server):
+            _run("ip", "netns", "exec", netns, "iptables-legacy", "-A", "OUTPUT", "-m", "mark",
+                 "!", "--mark", hex(SENDER_MARK), "-j", "DROP")
+
+    def sender(self, netns: str, marked: bool = False) -> socket.socket:
+        """A raw socket in ``netns`` that sends whole IPv4 packets (IP_HDRINCL), its packets
+        marked SENDER_MARK when ``marked``."""
+        sock = create_socket(netns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        if marked:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SENDER_MARK)
+        return sock
 
     def capture(self, netns: str, device: str) -> socket.socket:
         """A packet socket on ``device`` in ``netns`` that sees every IPv4 frame arriving."""
