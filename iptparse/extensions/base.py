@@ -124,6 +124,27 @@ class Extension:
         """Build the frozen options value from the parse state."""
         return None
 
+    # (option, options it excludes, options it needs), in the extension's option order:
+    # xtables' generic final check of .excl / .also (xtables_options_fcheck).
+    combinations: ClassVar[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = ()
+
+    def check_combinations(self, state: dict[str, Any]) -> None:
+        """xtables' messages for options used together that exclude or need each other."""
+        for option, excluded, required in self.combinations:
+            if option not in state:
+                continue
+            for other in excluded:
+                if other in state:
+                    raise ParameterProblem(
+                        f'{self.name}: option "--{option}" cannot be used together with '
+                        f'"--{other}".\n'
+                    )
+            for other in required:
+                if other not in state:
+                    raise ParameterProblem(
+                        f'{self.name}: option "--{option}" also requires "--{other}".\n'
+                    )
+
     # --- printing ---------------------------------------------------------------------------
 
     def save_name(self, options: Any) -> str:

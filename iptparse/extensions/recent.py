@@ -55,6 +55,7 @@ def _signed32(value: int) -> int:
 
 class RecentMatch(MatchExtension):
     name = "recent"
+    combinations = _COMBINATIONS
     options = (
         Opt("set", arg=False, invert=True),
         Opt("rcheck", arg=False, invert=True),
@@ -104,19 +105,7 @@ class RecentMatch(MatchExtension):
             raise ParameterProblem(
                 "recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'"
             )
-        for option, excluded, required in _COMBINATIONS:
-            if option not in state:
-                continue
-            for other in excluded:
-                if other in state:
-                    raise ParameterProblem(
-                        f'recent: option "--{option}" cannot be used together with "--{other}".\n'
-                    )
-            for other in required:
-                if other not in state:
-                    raise ParameterProblem(
-                        f'recent: option "--{option}" also requires "--{other}".\n'
-                    )
+        self.check_combinations(state)
         return self.build(state, rule)
 
     def build(self, state: dict[str, Any], rule: RuleInProgress) -> RecentOptions:

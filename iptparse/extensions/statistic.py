@@ -89,6 +89,7 @@ _COMBINATIONS = (
 
 class StatisticMatch(MatchExtension):
     name = "statistic"
+    combinations = _COMBINATIONS
     options = (
         Opt("mode", mandatory=True),
         Opt("probability", invert=True),
@@ -130,20 +131,7 @@ class StatisticMatch(MatchExtension):
                 raise ParameterProblem("the --packet p must be 0 <= p <= n-1")
         if "mode" not in state:
             raise ParameterProblem('statistic: option "--mode" must be specified\n')
-        for option, excluded, required in _COMBINATIONS:
-            if option not in state:
-                continue
-            for other in excluded:
-                if other in state:
-                    raise ParameterProblem(
-                        f'statistic: option "--{option}" cannot be used together with '
-                        f'"--{other}".\n'
-                    )
-            for other in required:
-                if other not in state:
-                    raise ParameterProblem(
-                        f'statistic: option "--{option}" also requires "--{other}".\n'
-                    )
+        self.check_combinations(state)
         return self.build(state, rule)
 
     def build(self, state: dict[str, Any], rule: RuleInProgress) -> StatisticOptions:
