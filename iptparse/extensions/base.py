@@ -177,6 +177,11 @@ class Extension:
     def check_entry(self, options: Any, ctx: CheckContext) -> None:
         """Extension-specific kernel checks beyond table/hook/protocol."""
 
+    def enables_conntrack(self, options: Any) -> bool:
+        """Whether a rule with these options turns connection tracking on (see
+        ``needs_conntrack``; some targets decide by their options)."""
+        return self.needs_conntrack
+
 
 class MatchExtension(Extension):
     kind: ClassVar[str] = "match"

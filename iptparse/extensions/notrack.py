@@ -58,7 +58,6 @@ class NotrackOptions:
 
 
 class NotrackTarget(TargetExtension):
-    needs_conntrack = True
     name = "NOTRACK"
     # The kernel target it stands for: what -L shows in the target column.
     kernel_name = "CT"
@@ -148,7 +147,7 @@ _ZONE_DIRS = {"zone": 0, "zone-orig": ZONE_DIR_ORIG, "zone-reply": ZONE_DIR_REPL
 
 
 class CtTarget(TargetExtension):
-    needs_conntrack = True
+    needs_conntrack = True  # but not with --notrack: the kernel checks that first
     name = "CT"
     options = (
         Opt("notrack", arg=False),
@@ -161,6 +160,9 @@ class CtTarget(TargetExtension):
         Opt("zone"),
     )
     tables = frozenset({"raw"})
+
+    def enables_conntrack(self, options: Any) -> bool:
+        return not options.notrack
 
     def parse(self, state: dict[str, Any], call: OptionCall) -> None:
         super().parse(state, call)

@@ -78,6 +78,13 @@ NAT_POSTROUTING = [
     "-A POSTROUTING -m conntrack --ctstate DNAT -j RETURN",
     "-A POSTROUTING -s 198.18.0.0/24 ! -o n0 -j MASQUERADE",
 ]
+EVERY_TABLE_EMPTY = "".join(f"*{table}\nCOMMIT\n"
+                            for table in ("raw", "mangle", "nat", "filter", "security"))
+RAW_PREROUTING = [
+    "-A PREROUTING -p udp --dport 53 -j NOTRACK",
+    "-A PREROUTING -p icmp -j CT --notrack",
+    "-A PREROUTING -m mark --mark 0x1 -j NOTRACK",
+]
 MANGLE_PREROUTING = [
     "-A PREROUTING -j CONNMARK --restore-mark",
     "-A PREROUTING -p udp -j MARK --set-xmark 0x1/0xff",
@@ -88,6 +95,8 @@ FILTER_FORWARD = [
     "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
     "-A FORWARD -m state --state NEW -p tcp --syn -j ACCEPT",
     "-A FORWARD -m conntrack --ctstate INVALID -j DROP",
+    "-A FORWARD -m conntrack --ctstate UNTRACKED -p udp -j ACCEPT",
+    "-A FORWARD -m state --state UNTRACKED -j DROP",
     "-A FORWARD -p udp --dport 53 -j REJECT",
     "-A FORWARD -p tcp --dport 8081 -j REJECT --reject-with tcp-reset",
     "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited",
@@ -109,7 +118,8 @@ def ruleset_text(draw: st.DrawFn) -> str:
     def some(lines: list[str]) -> list[str]:
         return draw(st.lists(st.sampled_from(lines), max_size=4))
 
-    text = ["*mangle", *some(MANGLE_PREROUTING), "COMMIT", "*nat", ":SVC - [0:0]",
+    text = ["*raw", *some(RAW_PREROUTING), "COMMIT",
+            "*mangle", *some(MANGLE_PREROUTING), "COMMIT", "*nat", ":SVC - [0:0]",
             *some(NAT_PREROUTING), *some(NAT_SVC), *some(NAT_POSTROUTING), "COMMIT",
             "*filter", f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
             ":CHECK - [0:0]", *some(FILTER_FORWARD), *some(FILTER_CHECK), "COMMIT"]
@@ -203,6 +213,14 @@ REGRESSIONS = [
      "-m multiport --dports 80,81 -j DNAT --to-destination 198.18.1.2:8081\nCOMMIT\n*filter\n"
      ":FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\n-A FORWARD -p tcp --dport 8081 -j REJECT "
      "--reject-with tcp-reset\nCOMMIT\n", [Step("client", IPPROTO_TCP, 40000, True, 80, False)]),
+    # NOTRACK (like CT --notrack) does not turn connection tracking on
+    ("*raw\n-A PREROUTING -p udp --dport 53 -j NOTRACK\nCOMMIT\n" + _EMPTY + "COMMIT\n",
+     [Step("client", IPPROTO_TCP, 40000, False, 80, False)]),
+    # an untracked ICMP error is not RELATED: sent to the SNAT address, it stays in the node
+    ("*raw\n-A PREROUTING -p icmp -j CT --notrack\nCOMMIT\n*mangle\nCOMMIT\n*nat\n"
+     ":SVC - [0:0]\n-A POSTROUTING -o n1 -j SNAT --to-source 198.18.1.1\nCOMMIT\n*filter\n"
+     ":FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\nCOMMIT\n",
+     [Step("client", IPPROTO_TCP, 40000, False, 80, False), Step("error")]),
     # REJECT never answers an ICMP error
     (_EMPTY + "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
      [Step("client", IPPROTO_TCP, 40000, False, 80, False), Step("error")]),
@@ -222,10 +240,11 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
                                         steps: list[Step]) -> None:
     node = LegacyIptables(topology.node)
     node.run(["conntrack", "-F"])
+    # every table exists and starts empty on both sides, whatever the example names
+    text = EVERY_TABLE_EMPTY + text
     loaded = node.restore(text)
     assert loaded.code == 0, loaded.err
-    node.run(["iptables-legacy", "-Z"])
-    for table in ("nat", "mangle"):
+    for table in ("raw", "mangle", "nat", "filter", "security"):
         node.run(["iptables-legacy", "-t", table, "-Z"])
     model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host(),
                  icmp_ratelimit_ms=0)
@@ -261,7 +280,9 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
                 arrived = [parsed(raw) for raw in received(at_client, DROP_WAIT)]
                 answers = []
             context = (text, steps, step)
-            if expected.verdict == "ACCEPT" and expected.chosen_from is not None and arrived:
+            # an untracked answer to the node's (SNAT) address stays in the node: INPUT
+            passed = expected.verdict == "ACCEPT" and expected.path == "FORWARD"
+            if passed and expected.chosen_from is not None and arrived:
                 # the kernel picked the NAT port itself: any free one of the range is right
                 low, high = expected.chosen_from
                 kernel_port = arrived[0].sport
@@ -271,7 +292,7 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
                 model.rebind(packet, arrived[0])
                 if step.side == "client":
                     last_at_server = arrived[0]
-            elif expected.verdict == "ACCEPT":
+            elif passed:
                 assert [headers(p) for p in arrived] == [headers(expected.packet)], context
             else:
                 assert arrived == [], context

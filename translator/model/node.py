@@ -91,17 +91,16 @@ class _Flow:
 
 def tracking_enabled(ruleset: Ruleset) -> bool:
     """Whether any rule turns connection tracking on in the namespace (see
-    :attr:`~iptparse.extensions.base.Extension.needs_conntrack`); without, nat never runs."""
+    :meth:`~iptparse.extensions.base.Extension.enables_conntrack`); without, nat never runs."""
     for table in ruleset.tables.values():
         for chain in table.chains.values():
             for rule in chain.rules:
-                names = [(find_match, match.name) for match in rule.matches]
+                used = [(find_match(match.name), match.options) for match in rule.matches]
                 if rule.target is not None:
-                    names.append((find_target, rule.target.name))
-                for find, name in names:
-                    ext = find(name)
-                    if ext is not None and ext.needs_conntrack:
-                        return True
+                    used.append((find_target(rule.target.name), rule.target.options))
+                if any(ext is not None and ext.enables_conntrack(options)
+                       for ext, options in used):
+                    return True
     return False
 
 
