@@ -8,8 +8,9 @@ pop it, the end of a built-in chain applies its policy. Extensions get their mea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from iptparse.model import Rule, Ruleset, Table
 from translator.model.matchers import MATCHERS
@@ -91,35 +92,62 @@ def rule_matches(rule: Rule, packet: Packet, ctx: Context) -> bool:
     return all(match_semantics(match.name)(match.options, packet, ctx) for match in rule.matches)
 
 
+# What a chain step offers a packet: the (rule number, rule) pairs it may meet, in order.
+Candidates = Callable[[Any, Packet], Sequence[tuple[int, Rule]]]
+
+
+def _each_rule(step: Any, packet: Packet) -> Sequence[tuple[int, Rule]]:
+    return (step,)
+
+
 def run_table(table: Table, hook: str, packet: Packet, ctx: Context,
               on_hit: Callable[[str, str, int | None], None] | None = None) -> TableVerdict:
     """Evaluate ``table``'s built-in chain ``hook``; ``on_hit(table, chain, rule)`` counts hits."""
+    chains = {name: (chain.policy, tuple(enumerate(chain.rules, 1)))
+              for name, chain in table.chains.items()}
+    return walk_table(table.name, chains, hook, packet, ctx, _each_rule, on_hit)
+
+
+def walk_table(table: str, chains: Mapping[str, tuple[str | None, Sequence[Any]]], hook: str,
+               packet: Packet, ctx: Context, candidates: Candidates,
+               on_hit: Callable[[str, str, int | None], None] | None = None) -> TableVerdict:
+    """ipt_do_table over chains made of steps: a step offers ``candidates`` (one rule, or the
+    rules a lookup finds for this packet), each matched in turn, first match wins.
+
+    ``chains`` maps a chain to (policy or None for a user chain, steps). The reference model's
+    steps are single rules; a Plan's are its blocks (translator/interp.py), so both share this
+    walk and differ only in which rules a packet meets.
+    """
     visits: list[Visit] = []
-    returns: list[tuple[str, int]] = []  # (chain, next rule index) to resume at
-    chain_name, index = hook, 0
+    returns: list[tuple[str, int, int]] = []  # (chain, step, candidate) to resume at
+    chain_name, step, sub = hook, 0, 0
     while True:
-        chain = table.chains[chain_name]
-        if index >= len(chain.rules):
-            if chain.builtin:
-                visits.append(Visit(table.name, chain_name, None, True, f"policy {chain.policy}"))
+        policy, steps = chains[chain_name]
+        if step >= len(steps):
+            if policy is not None:
+                visits.append(Visit(table, chain_name, None, True, f"policy {policy}"))
                 if on_hit:
-                    on_hit(table.name, chain_name, None)
-                return TableVerdict(chain.policy or "ACCEPT", packet, None, tuple(visits))
-            chain_name, index = returns.pop() if returns else (hook, len(table.chains[hook].rules))
+                    on_hit(table, chain_name, None)
+                return TableVerdict(policy, packet, None, tuple(visits))
+            chain_name, step, sub = returns.pop() if returns else (hook, len(chains[hook][1]), 0)
             continue
-        rule = chain.rules[index]
-        index += 1
+        found = candidates(steps[step], packet)
+        if sub >= len(found):
+            step, sub = step + 1, 0
+            continue
+        number, rule = found[sub]
+        sub += 1
         if not rule_matches(rule, packet, ctx):
-            visits.append(Visit(table.name, chain_name, index, False))
+            visits.append(Visit(table, chain_name, number, False))
             continue
         if on_hit:
-            on_hit(table.name, chain_name, index)
+            on_hit(table, chain_name, number)
         target = rule.target
         if target is None:
-            visits.append(Visit(table.name, chain_name, index, True))
+            visits.append(Visit(table, chain_name, number, True))
             continue
         name = target.name
-        visits.append(Visit(table.name, chain_name, index, True,
+        visits.append(Visit(table, chain_name, number, True,
                             ("goto " if target.goto else "") + name))
         if name in ("ACCEPT", "DROP"):
             return TableVerdict(name, packet, None, tuple(visits))
@@ -128,15 +156,14 @@ def run_table(table: Table, hook: str, packet: Packet, ctx: Context,
         if name == "RETURN":
             if not returns:
                 # RETURN from a built-in chain applies its policy
-                index = len(table.chains[hook].rules)
-                chain_name = hook
+                chain_name, step, sub = hook, len(chains[hook][1]), 0
                 continue
-            chain_name, index = returns.pop()
+            chain_name, step, sub = returns.pop()
             continue
-        if name in table.chains:
+        if name in chains:
             if not target.goto:
-                returns.append((chain_name, index))
-            chain_name, index = name, 0
+                returns.append((chain_name, step, sub))
+            chain_name, step, sub = name, 0, 0
             continue
         outcome = target_semantics(name)(target.options, packet, ctx)
         packet = outcome.packet
