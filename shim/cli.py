@@ -51,6 +51,13 @@ def command_trace(args: argparse.Namespace) -> int:
     return run_trace(args)
 
 
+def command_translate(args: argparse.Namespace) -> int:
+    """Show what the compiler makes of a rule set."""
+    from shim.translate import run_translate
+
+    return run_translate(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpftables", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--seed", type=int, help="seed of statistic's random draws")
     trace.add_argument("--json", action="store_true", help="machine-readable output")
     trace.set_defaults(handler=command_trace)
+
+    translate = commands.add_parser(
+        "translate", help="what the compiler makes of a rule set: blocks, families, shape")
+    translate.add_argument("file", nargs="?", default="-", help="restore-format input, or -")
+    translate.add_argument("--json", action="store_true", help="machine-readable output")
+    translate.set_defaults(handler=command_translate)
     return parser
 
 

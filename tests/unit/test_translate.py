@@ -1,0 +1,67 @@
+"""``bpftables translate`` and the Shape: kube-proxy's services are data, not code.
+
+At 1,000 and 3,000 services (10,000 and 50,000 with ``BPFTABLES_SCALE=1``) the generated
+kube-proxy rule set compiles to the same shape: KUBE-SERVICES one LOOKUP, the KUBE-SVC-* and
+KUBE-SEP-* chains one family each, the same RULE blocks and blocks per packet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.kube_gen import ClusterShape, restore_text
+from iptparse.grammar.restore import RestoreOptions, Restorer
+from iptparse.model import Ruleset
+from shim.cli import main
+from translator.compile import compile_ruleset
+from translator.shape import analyze
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
+SCALES = (1000, 3000) + ((10000, 50000) if os.environ.get("BPFTABLES_SCALE") else ())
+
+
+def _translate(text: str):  # type: ignore[no-untyped-def]
+    plan = compile_ruleset(Restorer().restore(text, Ruleset(), RestoreOptions()))
+    return plan, analyze(plan)
+
+
+def test_the_shape_does_not_grow_with_services() -> None:
+    seen = set()
+    for services in SCALES:
+        plan, report = _translate(restore_text(ClusterShape(services, 5), jumps=True))
+        blocks = plan.tables["nat"].chains["KUBE-SERVICES"].blocks
+        assert [block.kind for block in blocks] == ["LOOKUP", "RULE"]
+        assert len(blocks[0].rules) == services
+        big = {family.pattern: len(family.members) for family in report.families
+               if len(family.members) > 4}
+        assert big == {"KUBE-SVC-*": services, "KUBE-SEP-*": services * 5}
+        seen.add((report.shape_hash, report.rule_blocks, report.max_blocks_per_packet))
+    assert len(seen) == 1
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")
+def test_fixture_01_services_are_one_lookup(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["translate", "--json", str(FIXTURES / "01-overall-mixed.rules")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"shape_hash", "tables", "families", "rule_blocks",
+            "max_blocks_per_packet"} <= data.keys()
+    services = data["tables"]["nat"]["chains"]["KUBE-SERVICES"]["blocks"]
+    assert [block["kind"] for block in services] == ["LOOKUP", "RULE"]
+    assert services[0]["rules"] == list(range(1, 10))
+    assert all("members" in family for family in data["families"])
+
+
+def test_text_names_families_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules"
+    rules.write_text(restore_text(ClusterShape(20, 2), jumps=True))
+    assert main(["translate", str(rules)]) == 0
+    out = capsys.readouterr().out
+    assert "KUBE-SEP-* (family of 40): RULE 1 | RULE 2" in out
+    assert "KUBE-SERVICES: LOOKUP destination,dport rules 1-20 (20 keys) | RULE 21" in out

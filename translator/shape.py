@@ -1,0 +1,166 @@
+"""A Plan's Shape: what code it needs, with the values (the Data) taken out.
+
+Two user chains whose blocks are equal once every value is replaced by a placeholder form a
+*family*: kube-proxy's thousands of KUBE-SVC-* chains fall into a few, its KUBE-SEP-* into one.
+A family's code is generated once; its members are data. The Shape is the built-in chains'
+blocks and the families' signatures; ``shape_hash`` fingerprints it, so a rule set that only
+adds or removes services, endpoints or addresses keeps its hash.
+
+Values are: addresses (their prefix length stays), ports, marks, probabilities, timeouts, chain
+names in jumps, comments, recent list names, log prefixes, nfacct names. Option names, modes,
+negations and which fields a rule uses are shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any
+
+from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Match, Rule, Target
+from translator.plan import Block, ChainPlan, LookupBlock, Plan
+
+# String fields of extension options that are data, not shape.
+VALUE_STRINGS = frozenset({"name", "comment", "prefix", "nfacct_name"})
+
+
+def _abstract(value: Any, field_name: str = "") -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return 0
+    if isinstance(value, str):
+        return "" if field_name in VALUE_STRINGS else value
+    if isinstance(value, tuple):
+        return tuple(_abstract(item) for item in value)
+    if isinstance(value, frozenset):
+        return value
+    if is_dataclass(value):
+        return replace(value, **{item.name: _abstract(getattr(value, item.name), item.name)
+                                 for item in fields(value) if item.init})
+    return value
+
+
+def _prefix(prefix: IPv4Prefix | None) -> IPv4Prefix | None:
+    return None if prefix is None else IPv4Prefix(0, prefix.mask)
+
+
+def rule_shape(rule: Rule) -> Rule:
+    """The rule with its values taken out (comments dropped)."""
+    matches = tuple(Match(match.name, _abstract(match.options)) for match in rule.matches
+                    if match.name != "comment")
+    target = rule.target
+    if target is not None:
+        if target.options is None and target.name not in STANDARD_TARGETS:
+            target = Target("<chain>", None, target.goto)
+        else:
+            target = Target(target.name, _abstract(target.options), target.goto)
+    return replace(rule, source=_prefix(rule.source), destination=_prefix(rule.destination),
+                   matches=matches, target=target)
+
+
+def block_shape(block: Block) -> tuple[Any, ...]:
+    if isinstance(block, LookupBlock):
+        return ("LOOKUP", block.key_fields, rule_shape(block.template))
+    return ("RULE", rule_shape(block.rule))
+
+
+def chain_signature(chain: ChainPlan) -> tuple[Any, ...]:
+    return tuple(block_shape(block) for block in chain.blocks)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """User chains of one table with the same signature; ``pattern`` is their common name
+    prefix and ``*`` (the look of kube-proxy's chain names), for people."""
+
+    table: str
+    signature_hash: str
+    members: tuple[str, ...]
+    signature: tuple[Any, ...]
+
+    @property
+    def pattern(self) -> str:
+        first, last = min(self.members), max(self.members)
+        common = 0
+        while common < min(len(first), len(last)) and first[common] == last[common]:
+            common += 1
+        return first[:common] + "*" if len(self.members) > 1 else first
+
+
+def families(plan: Plan) -> list[Family]:
+    found: dict[tuple[str, str], tuple[list[str], tuple[Any, ...]]] = {}
+    for table in plan.tables.values():
+        for name, chain in table.chains.items():
+            if chain.policy is not None:
+                continue
+            signature = chain_signature(chain)
+            key = (table.name, _digest(signature))
+            found.setdefault(key, ([], signature))[0].append(name)
+    return [Family(table, digest, tuple(sorted(members)), signature)
+            for (table, digest), (members, signature) in sorted(found.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeReport:
+    """What ``bpftables translate`` reports of a Plan's Shape."""
+
+    families: tuple[Family, ...]
+    shape_hash: str
+    rule_blocks: int  # RULE blocks of the code: once per family, whatever its member count
+    max_blocks_per_packet: int
+
+
+def analyze(plan: Plan) -> ShapeReport:
+    found = tuple(families(plan))
+    shape: dict[str, Any] = {}
+    rule_blocks = 0
+    for table in plan.tables.values():
+        builtins = {name: chain_signature(chain) for name, chain in table.chains.items()
+                    if chain.policy is not None}
+        rule_blocks += sum(1 for signature in builtins.values() for block in signature
+                           if block[0] == "RULE")
+        shape[table.name] = (sorted(builtins.items()),
+                             sorted(family.signature_hash for family in found
+                                    if family.table == table.name))
+    rule_blocks += sum(1 for family in found for block in family.signature if block[0] == "RULE")
+    return ShapeReport(found, _digest(sorted(shape.items()))[:16], rule_blocks,
+                       max_blocks_per_packet(plan))
+
+
+def _jumps(block: Block) -> set[str]:
+    rules = ([rule for found in block.entries.values() for _, rule in found]
+             if isinstance(block, LookupBlock) else [block.rule])
+    return {rule.target.name for rule in rules
+            if rule.target is not None and rule.target.options is None
+            and rule.target.name not in STANDARD_TARGETS}
+
+
+def max_blocks_per_packet(plan: Plan) -> int:
+    """The most blocks one packet can execute in one hook's table: a chain's blocks plus, for
+    each block that jumps, the longest chain it may jump to (a goto included)."""
+    longest = 0
+    for table in plan.tables.values():
+        memo: dict[str, int] = {}
+
+        def length(name: str, chains: Mapping[str, ChainPlan] = table.chains,
+                   memo: dict[str, int] = memo) -> int:
+            if name not in memo:
+                chain = chains[name]
+                total = len(chain.blocks)
+                for block in chain.blocks:
+                    targets = [target for target in _jumps(block) if target in chains]
+                    if targets:
+                        total += max(length(target) for target in targets)
+                memo[name] = total
+            return memo[name]
+
+        for name, chain in table.chains.items():
+            if chain.policy is not None:
+                longest = max(longest, length(name))
+    return longest
