@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass
+from functools import lru_cache
 from typing import Any
 
-from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Match, Rule, Target
+from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
 from translator.plan import Block, ChainPlan, LookupBlock, Plan
 
 # String fields of extension options that are data, not shape.
 VALUE_STRINGS = frozenset({"name", "comment", "prefix", "nfacct_name"})
 
 
+@lru_cache(maxsize=256)
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(kind))
+
+
 def _abstract(value: Any, field_name: str = "") -> Any:
+    """``value`` as a tuple tree with every number replaced by 0 and value strings by ""."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -34,30 +41,31 @@ def _abstract(value: Any, field_name: str = "") -> Any:
         return "" if field_name in VALUE_STRINGS else value
     if isinstance(value, tuple):
         return tuple(_abstract(item) for item in value)
-    if isinstance(value, frozenset):
-        return value
     if is_dataclass(value):
-        return replace(value, **{item.name: _abstract(getattr(value, item.name), item.name)
-                                 for item in fields(value) if item.init})
+        kind = type(value)
+        return (kind.__name__, *(_abstract(getattr(value, name), name)
+                                 for name in _field_names(kind)))
     return value
 
 
-def _prefix(prefix: IPv4Prefix | None) -> IPv4Prefix | None:
-    return None if prefix is None else IPv4Prefix(0, prefix.mask)
+def _prefix_length(prefix: IPv4Prefix | None) -> int | None:
+    return None if prefix is None else prefix.mask
 
 
-def rule_shape(rule: Rule) -> Rule:
-    """The rule with its values taken out (comments dropped)."""
-    matches = tuple(Match(match.name, _abstract(match.options)) for match in rule.matches
+def rule_shape(rule: Rule) -> tuple[Any, ...]:
+    """The rule with its values taken out (comments dropped), as a tuple."""
+    matches = tuple((match.name, _abstract(match.options)) for match in rule.matches
                     if match.name != "comment")
-    target = rule.target
-    if target is not None:
-        if target.options is None and target.name not in STANDARD_TARGETS:
-            target = Target("<chain>", None, target.goto)
-        else:
-            target = Target(target.name, _abstract(target.options), target.goto)
-    return replace(rule, source=_prefix(rule.source), destination=_prefix(rule.destination),
-                   matches=matches, target=target)
+    target: tuple[Any, ...] | None = None
+    if rule.target is not None:
+        jump = rule.target.options is None and rule.target.name not in STANDARD_TARGETS
+        target = (("<chain>", None) if jump else (rule.target.name,
+                                                    _abstract(rule.target.options)),
+                  rule.target.goto)
+    return (rule.protocol, rule.protocol_invert, _prefix_length(rule.source),
+            rule.source_invert, _prefix_length(rule.destination), rule.destination_invert,
+            rule.in_iface, rule.in_iface_invert, rule.out_iface, rule.out_iface_invert,
+            rule.fragment, matches, target)
 
 
 def block_shape(block: Block) -> tuple[Any, ...]:
