@@ -141,7 +141,8 @@ def analyze(plan: Plan) -> ShapeReport:
                        max_blocks_per_packet(plan))
 
 
-def _jumps(block: Block) -> set[str]:
+def jump_targets(block: Block) -> set[str]:
+    """The chains a block's rules jump or go to."""
     rules = ([rule for found in block.entries.values() for _, rule in found]
              if isinstance(block, LookupBlock) else [block.rule])
     return {rule.target.name for rule in rules
@@ -162,7 +163,7 @@ def max_blocks_per_packet(plan: Plan) -> int:
                 chain = chains[name]
                 total = len(chain.blocks)
                 for block in chain.blocks:
-                    targets = [target for target in _jumps(block) if target in chains]
+                    targets = [target for target in jump_targets(block) if target in chains]
                     if targets:
                         total += max(length(target) for target in targets)
                 memo[name] = total
