@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -123,8 +124,6 @@ def run_trace(args: argparse.Namespace) -> int:
     except (TraceUsageError, ValueError) as error:
         sys.stderr.write(f"bpftables trace: {error}\n")
         return 2
-    import random
-
     node = Node(ruleset, host, random.Random(args.seed))
     node.now = time.time()
     state_path = Path(args.state_file) if args.state_file else None

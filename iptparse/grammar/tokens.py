@@ -262,10 +262,6 @@ def protocol_name(number: int) -> str:
 
 # --- ports ----------------------------------------------------------------------------------
 
-PORT_NUMBER = pp.Regex(r"[0-9]+")
-SERVICE_NAME = pp.Regex(r"[A-Za-z0-9_.*+-]+")
-
-
 @lru_cache(maxsize=65536)
 def parse_port_value(text: str, proto: str | None = None) -> int | None:
     """A port number (0-65535, read as a C number) or a service name (getservbyname), or None."""
@@ -312,24 +308,6 @@ def port_service_name(port: int, proto: str | None = None) -> str | None:
         return socket.getservbyport(port, proto) if proto else socket.getservbyport(port)
     except OSError:
         return None
-
-
-# --- marks ----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4096)
-def parse_mark_mask(text: str) -> tuple[int, int] | None:
-    """``VALUE[/MASK]`` (xtables' XTTYPE_MARKMASK32); the mask defaults to 0xffffffff."""
-    value_text, slash, mask_text = text.partition("/")
-    value = parse_uint(value_text)
-    if value is None:
-        return None
-    if not slash:
-        return value, 0xFFFFFFFF
-    mask = parse_uint(mask_text)
-    if mask is None:
-        return None
-    return value, mask
 
 
 # --- interfaces -----------------------------------------------------------------------------

@@ -30,11 +30,11 @@ from iptparse.model import Ruleset
 from tests.netns.packets import answer, headers, parsed, unreachable, wire
 from tests.netns.topology import (
     CLIENT_ADDR,
-    NODE_CLIENT_SIDE,
     NODE_SERVER_SIDE,
     SERVER_ADDR,
     Topology,
     drain,
+    node_host,
     received,
     send_packet,
 )
@@ -46,7 +46,6 @@ from translator.model.packet import (
     IPPROTO_UDP,
     TCP_ACK,
     TCP_SYN,
-    Host,
     Packet,
     address,
 )
@@ -149,11 +148,6 @@ STEPS = st.one_of(
 )
 
 
-def node_host() -> Host:
-    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)},
-                ((address("198.18.5.0"), 24, "n1"),))
-
-
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
@@ -246,7 +240,7 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
     assert loaded.code == 0, loaded.err
     for table in ("raw", "mangle", "nat", "filter", "security"):
         node.run(["iptables-legacy", "-t", table, "-Z"])
-    model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host(),
+    model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host("198.18.5.0/24"),
                  icmp_ratelimit_ms=0)
     client_send = topology.sender(topology.client, marked=True)
     server_send = topology.sender(topology.server, marked=True)

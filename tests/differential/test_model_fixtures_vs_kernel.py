@@ -29,22 +29,23 @@ from tests.netns.packets import answer, headers, parsed, wire
 from tests.netns.topology import (
     CLIENT_ADDR,
     NODE_CLIENT_SIDE,
-    NODE_SERVER_SIDE,
     SERVER_ADDR,
     Topology,
     drain,
+    node_host,
     received,
     send_packet,
 )
 from tests.oracle import LegacyIptables
 from translator.model.node import Node
-from translator.model.packet import IPPROTO_TCP, TCP_SYN, Host, Packet, address
+from translator.model.packet import IPPROTO_TCP, TCP_SYN, Packet, address
 
 pytestmark = pytest.mark.netns
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
 REFUSED_CLIENT = "198.18.0.200"  # outside the load balancer's allowed source range
-ENDPOINT_NET = "198.19.0.0/16"
+# routed to the server: the endpoints, and service addresses nothing translates
+ROUTED = ("198.19.0.0/16", "198.18.4.0/22")
 
 
 def _move_address(match: re.Match[str]) -> str:
@@ -91,11 +92,6 @@ def probes(text: str) -> list[tuple[str, str, int]]:
             for client in (CLIENT_ADDR, REFUSED_CLIENT)]
 
 
-def node_host() -> Host:
-    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)},
-                ((address("198.19.0.0"), 16, "n1"), (address("198.18.4.0"), 22, "n1")))
-
-
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
@@ -106,7 +102,7 @@ def topology() -> Iterator[Topology]:
         for last in range(1, 6):
             subprocess.run(["ip", "-n", topo.server, "addr", "add", f"198.19.180.{last}/32",
                             "dev", "s0"], check=True)
-        for network in (ENDPOINT_NET, "198.18.4.0/22"):
+        for network in ROUTED:
             subprocess.run(["ip", "-n", topo.node, "route", "add", network, "via",
                             SERVER_ADDR], check=True)
         subprocess.run(["ip", "netns", "exec", topo.node, "sysctl", "-qw",
@@ -120,7 +116,7 @@ def _possible_endpoints(ruleset: Ruleset, packet: Packet) -> set[tuple[int, int]
     """Where the model can send a new connection (statistic draws vary with the seed)."""
     places = set()
     for seed in range(24):
-        outcome = Node(ruleset, node_host(), random.Random(seed),
+        outcome = Node(ruleset, node_host(*ROUTED), random.Random(seed),
                        icmp_ratelimit_ms=0).receive(packet, "n0")
         places.add((outcome.packet.dst, outcome.packet.dport))
     return places
@@ -138,7 +134,7 @@ def test_every_service_of_the_fixture(topology: Topology, fixture: str) -> None:
     loaded = node.restore(text)
     assert loaded.code == 0, loaded.err
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
-    model = Node(ruleset, node_host(), random.Random(1), icmp_ratelimit_ms=0)
+    model = Node(ruleset, node_host(*ROUTED), random.Random(1), icmp_ratelimit_ms=0)
     client = topology.sender(topology.client, marked=True)
     server = topology.sender(topology.server, marked=True)
     at_server = topology.capture(topology.server, "s0")

@@ -25,17 +25,16 @@ from iptparse.model import Ruleset
 from tests.netns.packets import answer, headers, parsed, wire
 from tests.netns.topology import (
     CLIENT_ADDR,
-    NODE_CLIENT_SIDE,
-    NODE_SERVER_SIDE,
     SERVER_ADDR,
     Topology,
     drain,
+    node_host,
     received,
     send_packet,
 )
 from tests.oracle import LegacyIptables
 from translator.model.node import Node
-from translator.model.packet import IPPROTO_TCP, TCP_SYN, Host, Packet, address
+from translator.model.packet import IPPROTO_TCP, TCP_SYN, Packet, address
 
 pytestmark = pytest.mark.netns
 
@@ -43,10 +42,6 @@ SERVICES = "198.18.5.0"
 ENDPOINTS = "198.18.1.10"  # the first endpoint is .11; all live on the server
 # chi-square, 2 degrees of freedom, p = 0.001: a fair three-way split exceeds this 1 in 1000
 CHI_SQUARE_LIMIT = 13.8
-
-
-def node_host() -> Host:
-    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)})
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from tests.netns.topology import (
     SERVER_ADDR,
     Topology,
     drain,
+    node_host,
     received,
     send_packet,
 )
@@ -45,7 +46,6 @@ from translator.model.packet import (
     IPPROTO_UDP,
     TCP_ACK,
     TCP_SYN,
-    Host,
     Packet,
     address,
 )
@@ -113,11 +113,6 @@ SENDS = st.tuples(
 )
 
 
-def node_host() -> Host:
-    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)},
-                ((address("198.18.5.0"), 24, "n1"),))
-
-
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
     topo = Topology.create()
@@ -162,7 +157,7 @@ def test_local_traffic_matches_the_kernel(topology: Topology, text: str,
     assert loaded.code == 0, loaded.err
     for table in ("filter", "nat", "raw", "mangle"):
         node.run(["iptables-legacy", "-t", table, "-Z"])
-    model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host(),
+    model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host("198.18.5.0/24"),
                  icmp_ratelimit_ms=0)
     client_send = topology.sender(topology.client, marked=True)
     node_send = topology.sender(topology.node, marked=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from pyroute2.netns import create_socket
 
+from translator.model.packet import Host, address
+
 ETH_P_IP = 0x0800
 ETH_HEADER = 14
 
@@ -95,6 +97,17 @@ class Topology:
         sock.bind((device, ETH_P_IP))
         sock.setblocking(False)
         return sock
+
+
+def node_host(*routes: str) -> Host:
+    """The node as the reference model sees it: its two veth addresses, and ``NET/LEN`` routes
+    out of n1 (towards the server), as the test added them to the node's kernel."""
+    extra = []
+    for route in routes:
+        network, _, length = route.partition("/")
+        extra.append((address(network), int(length), "n1"))
+    return Host({"n0": (address(NODE_CLIENT_SIDE), 24), "n1": (address(NODE_SERVER_SIDE), 24)},
+                tuple(extra))
 
 
 def send_packet(sock: socket.socket, packet: bytes, dst: str) -> None:
