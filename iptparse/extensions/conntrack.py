@@ -25,7 +25,7 @@ from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import (
     address_name,
-    c_strtoul,
+    c_strtoul_rest,
     c_uint,
     format_ipv4,
     parse_protocol,
@@ -103,12 +103,6 @@ def parse_ctstatus(text: str) -> int:
 
 def flag_names(bits: int, names: tuple[str, ...]) -> str:
     return ",".join(name for index, name in enumerate(names) if bits >> index & 1)
-
-
-def c_strtoul_rest(text: str) -> tuple[int, str] | None:
-    """(value, text after it) as xtables reads an unsigned number, or None."""
-    found = c_strtoul(text)
-    return None if found is None else (found[0], text[found[1]:])
 
 
 def split_range(name: str, text: str, high: int,

@@ -26,7 +26,7 @@ from iptparse.extensions.base import (
     RuleInProgress,
     TargetExtension,
 )
-from iptparse.grammar.tokens import c_strtoul, c_uint
+from iptparse.grammar.tokens import c_strtoul_rest, c_uint
 
 UINT32_MAX = 0xFFFFFFFF
 
@@ -36,10 +36,10 @@ def read_c_ulong(text: str, high: int = UINT32_MAX) -> tuple[int | None, str]:
 
     The value is None when there is no number, when it is negative or exceeds ``high``.
     """
-    found = c_strtoul(text)
+    found = c_strtoul_rest(text)
     if found is None or found[0] > high:
         return None, text
-    return found[0], text[found[1]:]
+    return found
 
 
 # Outcomes of parse_mark_mask_word besides a (value, mask) pair.

@@ -50,6 +50,12 @@ def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
     return value, found.end()
 
 
+def c_strtoul_rest(text: str) -> tuple[int, str] | None:
+    """(value, the text after it) for a number at the start of ``text``, or None."""
+    found = c_strtoul(text)
+    return None if found is None else (found[0], text[found[1]:])
+
+
 @lru_cache(maxsize=4096)
 def c_uint(text: str, high: int = ULONG_MAX) -> int | None:
     """A whole word read as one C number in ``0..high`` (xtables_strtoui), else None."""
