@@ -144,11 +144,22 @@ def compared(counts: Counter) -> Counter:
                     if count and (key[:2] != ("raw", "OUTPUT") or key[2] is None)})
 
 
+_REDIRECT_81 = (f"*raw\n{RAW_OUTPUT}\nCOMMIT\n*mangle\nCOMMIT\n*nat\n"
+                "-A PREROUTING -p tcp --dport 81 -j REDIRECT --to-ports 8081\nCOMMIT\n*filter\n"
+                ":INPUT ACCEPT [0:0]\n:LOCAL - [0:0]\nCOMMIT\n")
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=ruleset_text(), sends=st.lists(SENDS, min_size=1, max_size=5))
 # found by hypothesis: the node sending to its own address loops back through PREROUTING, INPUT
 @example(text=f"*raw\n{RAW_OUTPUT}\nCOMMIT\n*mangle\nCOMMIT\n*nat\nCOMMIT\n*filter\nCOMMIT\n",
          sends=[("node", IPPROTO_TCP, 40000, NODE_CLIENT_SIDE, 80, True)])
+# ... an ACK on a connection still in SYN_SENT is INVALID: no NAT for it (REDIRECT undone)
+@example(text=_REDIRECT_81, sends=[("client", IPPROTO_TCP, 40000, NODE_CLIENT_SIDE, 81, True),
+                                   ("client", IPPROTO_TCP, 40000, NODE_CLIENT_SIDE, 81, False)])
+# ... two REDIRECTs onto one tuple: the DNAT keeps it, the null SNAT binding moves the port
+@example(text=_REDIRECT_81, sends=[("client", IPPROTO_TCP, 40000, NODE_CLIENT_SIDE, 81, False),
+                                   ("client", IPPROTO_TCP, 40000, NODE_SERVER_SIDE, 81, False)])
 def test_local_traffic_matches_the_kernel(topology: Topology, text: str,
                                           sends: list[tuple]) -> None:
     node = LegacyIptables(topology.node)

@@ -97,6 +97,33 @@ def new_tcp_state(flags: int) -> str | None:
     return "ESTABLISHED" if flags & TCP_ACK else None
 
 
+def _tcp_kind(flags: int) -> str:
+    if flags & TCP_RST:
+        return "RST"
+    if flags & TCP_SYN:
+        return "SYNACK" if flags & TCP_ACK else "SYN"
+    if flags & TCP_FIN:
+        return "FIN"
+    return "ACK" if flags & TCP_ACK else "NONE"
+
+
+# Packets the TCP tracker refuses on a known connection (they are INVALID, get no NAT), by
+# state and direction, read off this kernel (6.18); tests/differential/test_tcp_tracker_vs_kernel.py
+# keeps checking it. A later packet of a connection whose handshake is not where its flags say.
+TCP_INVALID: Mapping[tuple[str, bool], frozenset[str]] = MappingProxyType({
+    ("SYN_SENT", False): frozenset({"SYNACK", "ACK", "FIN"}),
+    ("SYN_SENT", True): frozenset({"FIN"}),
+    ("SYN_RECV", True): frozenset({"SYN"}),
+    ("ESTABLISHED", False): frozenset({"SYNACK"}),
+    ("ESTABLISHED", True): frozenset({"SYN"}),
+})
+
+
+def tcp_invalid(state: str, flags: int, reply: bool) -> bool:
+    """Whether the tracker refuses this packet on a connection in ``state``."""
+    return _tcp_kind(flags) in TCP_INVALID.get((state, reply), frozenset())
+
+
 def next_tcp_state(state: str, flags: int, reply: bool) -> str:
     """A simplified TCP tracker transition (the cases the model's conversations produce)."""
     if flags & TCP_RST:

@@ -92,11 +92,11 @@ def translate(flow: FlowTuple, nat: NatRange,
         # A DNAT without ports never moves the destination port, even onto a taken tuple:
         # the source side (a null SNAT binding at the latest) moves instead.
         return Translation(_with_end(flow, nat.kind, addr, port))
-    if low == high:
-        candidate = _with_end(flow, nat.kind, addr, low)
-        return Translation(None if reply_taken(candidate.inverse()) else candidate)
     for candidate_port in range(low, high + 1):
         candidate = _with_end(flow, nat.kind, addr, candidate_port)
         if not reply_taken(candidate.inverse()):
-            return Translation(candidate, (low, high))
+            return Translation(candidate, (low, high) if low != high else None)
+    if nat.kind == "DNAT":
+        # a DNAT keeps a taken tuple too: the source side moves (the null SNAT binding)
+        return Translation(_with_end(flow, nat.kind, addr, low))
     return Translation(None)

@@ -29,6 +29,7 @@ from translator.model.conntrack import (
     new_tcp_state,
     next_tcp_state,
     packet_tuple,
+    tcp_invalid,
 )
 from translator.model.evaluate import Visit, run_table
 from translator.model.nat import NatRange, translate
@@ -231,6 +232,9 @@ class Node:
         found = self.conntrack.find(packet_tuple(packet), self.now)
         if found is not None:
             connection, reply = found
+            if (connection.tcp_state and packet.protocol == IPPROTO_TCP
+                    and tcp_invalid(connection.tcp_state, packet.tcp_flags, reply)):
+                return _Flow(ConnectionView(state="INVALID"))
             state = "ESTABLISHED" if reply or connection.seen_reply else "NEW"
             return _Flow(self._view(connection, state, reply), connection, reply, False,
                          True, True)
