@@ -38,6 +38,8 @@ class ClusterShape:
     port: int = 80
     target_port: int = 8080
     random_fully: bool = True
+    node_ports: int = 0  # how many services (the first ones) are NodePort services
+    node_port_base: int = 30000
 
 
 def _address(base: str, offset: int) -> str:
@@ -75,6 +77,8 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
         seps = ["KUBE-SEP-" + chain_suffix(name, "tcp", ep) for ep in eps]
         services.append((name, svc, _address(shape.cluster_base, index + 1), eps, seps))
         yield f":{svc} - [0:0]"
+        if index < shape.node_ports:
+            yield f":KUBE-EXT-{svc[9:]} - [0:0]"
         for sep in seps:
             yield f":{sep} - [0:0]"
     yield f"-A KUBE-POSTROUTING -m mark ! --mark {MARK}/{MARK} -j RETURN"
@@ -101,6 +105,15 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
             yield f"-A {sep} -m comment --comment {name} -s {ep} -j KUBE-MARK-MASQ"
             yield (f"-A {sep} -m comment --comment {name} -m tcp -p tcp -j DNAT "
                    f"--to-destination {ep}:{shape.target_port}")
+    for index, (name, svc, _, _, _) in enumerate(services[:shape.node_ports]):
+        ext = f"KUBE-EXT-{svc[9:]}"
+        port = f"-m tcp -p tcp --dport {shape.node_port_base + index}"
+        yield (f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -d 127.0.0.0/8 "
+               f"-m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext}")
+        yield f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -j {ext}"
+        yield (f'-A {ext} -m comment --comment "masquerade traffic for {name} external '
+               f'destinations" -j KUBE-MARK-MASQ')
+        yield f"-A {ext} -j {svc}"
     yield ('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must '
            'be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS')
     yield "COMMIT"
@@ -161,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument("--cluster-base", default="172.30.0.0")
     parser.add_argument("--endpoint-base", default="10.0.0.0")
+    parser.add_argument("--node-ports", type=int, default=0,
+                        help="how many services (the first ones) are NodePort services")
     parser.add_argument("--jumps", action="store_true",
                         help="also the built-in chains' jumps (kube-proxy adds them with -I)")
     args = parser.parse_args(argv)
-    shape = ClusterShape(args.services, args.endpoints, args.cluster_base, args.endpoint_base)
+    shape = ClusterShape(args.services, args.endpoints, args.cluster_base, args.endpoint_base,
+                         node_ports=args.node_ports)
     sys.stdout.write(restore_text(shape, args.jumps))
     return 0
 

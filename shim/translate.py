@@ -1,8 +1,8 @@
 """``bpftables translate``: what the compiler makes of a rule set (translator/compile.py).
 
-Per table and chain its blocks (LOOKUP or RULE), the rules each covers, LOOKUP key layouts and
-entry counts, why a rule stayed RULE; the families of look-alike chains and their members; the
-Shape's hash, its RULE blocks and the most blocks one packet can run through.
+Per table and chain its blocks (LOOKUP, SELECT, AFFINITY or RULE), the rules each covers, LOOKUP
+key layouts, storage and entry counts, why a rule stayed RULE; the families of look-alike chains
+and their members; the Shape's hash, its RULE blocks and the most blocks one packet can run through.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from typing import Any
 from iptparse.grammar.restore import RestoreError, RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from translator.compile import compile_ruleset
-from translator.plan import Block, LookupBlock, Plan
+from translator.plan import (
+    PROBABILITY_ONE,
+    AffinityBlock,
+    Block,
+    KeyField,
+    LookupBlock,
+    Plan,
+    SelectBlock,
+)
 from translator.shape import ShapeReport, analyze
 
 
@@ -26,12 +34,22 @@ def _ranges(numbers: tuple[int, ...]) -> str:
     return ",".join(str(number) for number in numbers)
 
 
+def _key_text(field: KeyField) -> str:
+    return f"{field.name}/{field.length}" if field.match == "prefix" else (
+        f"{field.name}/lpm" if field.lpm else field.name)
+
+
 def block_json(block: Block) -> dict[str, Any]:
     data: dict[str, Any] = {"kind": block.kind, "rules": list(block.rules)}
     if isinstance(block, LookupBlock):
-        data["key"] = list(block.key_fields)
-        data["storage"] = "hash"
+        data["key"] = [_key_text(field) for field in block.key]
+        data["storage"] = block.storage
         data["entries"] = len(block.entries)
+        data["variants"] = len(block.variants)
+    elif isinstance(block, SelectBlock):
+        data["probabilities"] = [round(p / PROBABILITY_ONE, 10) for p in block.probabilities]
+    elif isinstance(block, AffinityBlock):
+        data["lists"] = list(block.names)
     else:
         data["reason"] = block.reason
     return data
@@ -71,8 +89,11 @@ def print_text(data: dict[str, Any], out) -> None:
             for block in chain["blocks"]:
                 rules = _ranges(tuple(block["rules"]))
                 if block["kind"] == "LOOKUP":
-                    parts.append(f"LOOKUP {','.join(block['key'])} rules {rules} "
-                                 f"({block['entries']} keys)")
+                    parts.append(f"LOOKUP {block['storage']} {','.join(block['key'])} rules "
+                                 f"{rules} ({block['entries']} keys, {block['variants']} "
+                                 f"variant{'s' if block['variants'] > 1 else ''})")
+                elif block["kind"] in ("SELECT", "AFFINITY"):
+                    parts.append(f"{block['kind']} rules {rules}")
                 else:
                     parts.append(f"RULE {rules}")
             out.write(f"  {label}: {' | '.join(parts) if parts else '(empty)'}\n")

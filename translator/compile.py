@@ -1,30 +1,74 @@
-"""Ruleset -> Plan: runs of look-alike rules become lookups, everything else stays a rule.
+"""Ruleset -> Plan: runs of look-alike rules become lookups and draws, everything else stays a rule.
 
-A rule is *keyable* when its destination is one address (``-d A/32``, not inverted) and, if it
-has a tcp or udp match, that match asks only for one destination port. Consecutive keyable rules
-with the same *signature* (the rule with the key values, comments and target taken out) form a
-run; a run of two or more rules becomes one LOOKUP block whose entries keep, per key, the run's
-rules with that key in rule order, so first-match order, duplicate keys, rules without a target
-and non-terminal targets inside a run mean exactly what they meant. Rules with stateful matches
-(statistic, recent, limit) never join a run: skipping them would change their state.
+A rule's *key profile* is what a LOOKUP key can hold of it: its protocol (``-p``, not inverted),
+its one destination port (a tcp/udp match asking for nothing else), and its source and
+destination prefixes (absent = length 0; inverted or non-contiguous = not keyable). A LOOKUP run
+takes its key fields from its first rule and grows while each next rule has them (and they say
+something: not only zero-length prefixes), at most one
+prefix field has varying lengths (the LPM field) and the run keeps at most ``MAX_VARIANTS``
+residual shapes; its entries offer at most ``MAX_CANDIDATES`` rules (a longer run is cut where
+that first fails). Entries keep, per key, the run's rules in rule order, so first-match order,
+duplicate keys, overlapping prefixes, rules without a target and non-terminal targets inside a
+run mean exactly what they meant.
+
+Rules with stateful matches (statistic, recent, limit) never join a LOOKUP: skipping them would
+change their state. Runs of random statistic rules become SELECT blocks, runs of recent
+``--rcheck`` rules AFFINITY blocks (translator/plan.py says what each means).
+
+:class:`Compiler` remembers what it compiled: an unchanged chain (the same object, as the
+restore parser hands back for untouched chains) keeps its ChainPlan, and a rule seen before
+keeps its key profile, so recompiling after a small change costs little.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
-from iptparse.model import Match, Rule, Ruleset, Table
-from translator.plan import KEY_FIELDS, ChainPlan, LookupBlock, Plan, RuleBlock, TablePlan
+from iptparse.model import Chain, Match, Rule, Ruleset, Table
+from translator.plan import (
+    MAX_CANDIDATES,
+    MAX_VARIANTS,
+    PROBABILITY_ONE,
+    AffinityBlock,
+    Block,
+    Candidates,
+    ChainPlan,
+    KeyField,
+    KeyValue,
+    LookupBlock,
+    Plan,
+    RuleBlock,
+    SelectBlock,
+    TablePlan,
+)
 
 STATEFUL_MATCHES = frozenset({"statistic", "recent", "limit"})
 PORT_MATCHES = frozenset({"tcp", "udp"})
 FULL_PORTS = (0, 0xFFFF)
+PREFIX_FIELDS = ("source", "destination")
+MIN_RUN = 2
 
 
-def _port_key(match: Match) -> int | None:
-    """The one destination port a tcp/udp match asks for, or None when it asks more."""
+@dataclass(frozen=True, slots=True)
+class KeyProfile:
+    """What a LOOKUP key can hold of one rule (see the module's docstring); ``port_match`` is
+    the index of the tcp/udp match that holds only ``dport`` (-1: none)."""
+
+    protocol: int | None
+    dport: int | None
+    source: tuple[int, int] | None
+    destination: tuple[int, int] | None
+    port_match: int
+    stateful: bool
+
+    def value(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def _port_only(match: Match) -> int | None:
+    """The one destination port a tcp/udp match asks for, when it asks nothing else."""
     options = match.options
     if options.dport_invert or options.dport[0] != options.dport[1]:
         return None
@@ -35,70 +79,304 @@ def _port_key(match: Match) -> int | None:
     return options.dport[0]
 
 
-def rule_key(rule: Rule) -> tuple[tuple[int, ...], Any] | None:
-    """(key values, signature) of a keyable rule, or None."""
-    if any(match.name in STATEFUL_MATCHES for match in rule.matches):
+def _prefix(prefix: Any, inverted: bool) -> tuple[int, int] | None:
+    if prefix is None:
+        return (0, 0)
+    length = prefix.prefixlen
+    if inverted or length is None:
         return None
-    destination = rule.destination
-    if destination is None or destination.mask != 0xFFFFFFFF or rule.destination_invert:
+    return (prefix.addr, length)
+
+
+def key_profile(rule: Rule) -> KeyProfile:
+    protocol = rule.protocol if rule.protocol and not rule.protocol_invert else None
+    dport, port_match = None, -1
+    if protocol is not None:
+        for index, match in enumerate(rule.matches):
+            if match.name in PORT_MATCHES:
+                dport = _port_only(match)
+                port_match = index if dport is not None else -1
+                break
+    return KeyProfile(protocol, dport, _prefix(rule.source, rule.source_invert),
+                      _prefix(rule.destination, rule.destination_invert), port_match,
+                      any(match.name in STATEFUL_MATCHES for match in rule.matches))
+
+
+def residual(rule: Rule, profile: KeyProfile, fields: frozenset[str]) -> Rule:
+    """The rule with its key fields, comments and target taken out: what a LOOKUP still checks
+    per rule (a *variant*)."""
+    matches = tuple(match for index, match in enumerate(rule.matches)
+                    if match.name != "comment"
+                    and not (index == profile.port_match and "dport" in fields))
+    return replace(rule, protocol=None if "protocol" in fields else rule.protocol,
+                   source=None if "source" in fields else rule.source,
+                   destination=None if "destination" in fields else rule.destination,
+                   matches=matches, target=None)
+
+
+def _mask(length: int) -> int:
+    return (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
+
+
+def lookup_entries(key: tuple[KeyField, ...], run: list[tuple[int, Rule, KeyProfile]]
+                   ) -> dict[tuple[KeyValue, ...], Candidates]:
+    """Per key, the run's rules a packet with that key meets, in rule order. For the LPM field
+    each stored prefix lists the rules of every stored prefix containing it."""
+    own: dict[tuple[KeyValue, ...], list[tuple[int, Rule]]] = {}
+    for number, rule, profile in run:
+        own.setdefault(tuple(profile.value(field.name) for field in key), []).append(
+            (number, rule))
+    lpm = next((index for index, field in enumerate(key) if field.lpm), None)
+    if lpm is None:
+        return {value: tuple(found) for value, found in own.items()}
+    entries: dict[tuple[KeyValue, ...], Candidates] = {}
+    for value, found in own.items():
+        addr, length = value[lpm]
+        merged = list(found)
+        for shorter in range(length):
+            ancestor = (*value[:lpm], (addr & _mask(shorter), shorter), *value[lpm + 1:])
+            merged.extend(own.get(ancestor, ()))
+        entries[value] = tuple(sorted(merged, key=lambda item: item[0]))
+    return entries
+
+
+@dataclass(slots=True)
+class _LookupRun:
+    """A LOOKUP run being grown; ``fields`` are its key fields (prefix fields included even
+    while every rule leaves them at length 0)."""
+
+    fields: tuple[str, ...]
+    lengths: dict[str, set[int]]
+    variants: dict[Rule, int]
+    run: list[tuple[int, Rule, KeyProfile]]
+
+    @classmethod
+    def start(cls, profile: KeyProfile) -> _LookupRun | None:
+        fields = tuple(name for name in ("protocol", "dport", *PREFIX_FIELDS)
+                       if profile.value(name) is not None)
+        run = cls(fields, {name: set() for name in PREFIX_FIELDS if name in fields}, {}, [])
+        if not run.keyed(profile):
+            return None
+        return run
+
+    def keyed(self, profile: KeyProfile) -> bool:
+        """Whether the key holds something of this rule beyond zero-length prefixes."""
+        return any(profile.value(name) is not None and (name not in PREFIX_FIELDS
+                                                        or profile.value(name)[1] > 0)
+                   for name in self.fields)
+
+    def add(self, number: int, rule: Rule, profile: KeyProfile) -> bool:
+        """Grow the run by one rule, or say False (and change nothing) when it cannot join."""
+        if profile.stateful or any(profile.value(name) is None for name in self.fields):
+            return False
+        if not self.keyed(profile):  # a rule the key says nothing about stays a RULE
+            return False
+        lengths = {name: seen | {profile.value(name)[1]} for name, seen in self.lengths.items()}
+        if sum(1 for seen in lengths.values() if len(seen) > 1) > 1:
+            return False
+        variant = residual(rule, profile, frozenset(self.fields))
+        if variant not in self.variants and len(self.variants) >= MAX_VARIANTS:
+            return False
+        self.variants.setdefault(variant, len(self.variants))
+        self.lengths = lengths
+        self.run.append((number, rule, profile))
+        return True
+
+    def key(self, count: int) -> tuple[KeyField, ...]:
+        lengths: dict[str, set[int]] = {name: set() for name in self.lengths}
+        for _, _, profile in self.run[:count]:
+            for name in lengths:
+                lengths[name].add(profile.value(name)[1])
+        key = []
+        for name in self.fields:
+            if name not in lengths:
+                key.append(KeyField(name))
+            elif lengths[name] != {0}:  # a prefix field every rule leaves open is no key
+                key.append(KeyField(name, "prefix", next(iter(lengths[name])))
+                           if len(lengths[name]) == 1 else KeyField(name, "lpm"))
+        return tuple(key)
+
+    def block(self, count: int) -> LookupBlock | None:
+        """The LOOKUP block of the run's first ``count`` rules, or None when an entry would
+        offer more than MAX_CANDIDATES rules."""
+        key = self.key(count)
+        run = self.run[:count]
+        entries = lookup_entries(key, run)
+        if max(len(found) for found in entries.values()) > MAX_CANDIDATES:
+            return None
+        fields = frozenset(field.name for field in key)
+        variants: dict[Rule, int] = {}
+        variant_of = {}
+        for number, rule, profile in run:
+            variant_of[number] = variants.setdefault(residual(rule, profile, fields),
+                                                     len(variants))
+        return LookupBlock(tuple(number for number, _, _ in run), key, tuple(variants),
+                           MappingProxyType(variant_of), MappingProxyType(entries))
+
+
+def _lookup_run(rules: tuple[Rule, ...], profiles: list[KeyProfile],
+                start: int) -> tuple[LookupBlock, int] | None:
+    run = _LookupRun.start(profiles[start])
+    if run is None:
         return None
-    key = [destination.addr]
-    matches = []
-    for match in rule.matches:
-        if match.name == "comment":
-            continue  # never changes what matches
-        if match.name in PORT_MATCHES and len(key) == 1:
-            port = _port_key(match)
-            if port is None:
-                return None
-            key.append(port)
-            matches.append(Match(match.name, replace(match.options, dport=(0, 0))))
-            continue
-        matches.append(match)
-    fields = KEY_FIELDS[1:len(key) + 1]
-    signature = (fields, replace(rule, destination=None, matches=tuple(matches), target=None))
-    return tuple(key), signature
+    end = start
+    while end < len(rules) and run.add(end + 1, rules[end], profiles[end]):
+        end += 1
+    count = end - start
+    if count < MIN_RUN:
+        return None
+    block = run.block(count)
+    if block is None:  # cut the run where an entry first offers too many rules
+        low, high = MIN_RUN - 1, count  # block(low) fits (or is too short), block(high) not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if run.block(middle) is None:
+                high = middle
+            else:
+                low = middle
+        if low < MIN_RUN:
+            return None
+        block, count = run.block(low), low
+    assert block is not None
+    return block, start + count
 
 
-def compile_chain(name: str, policy: str | None, rules: tuple[Rule, ...],
-                  min_run: int = 2) -> ChainPlan:
-    blocks: list[LookupBlock | RuleBlock] = []
-    run: list[tuple[int, Rule, tuple[int, ...]]] = []
-    run_signature: Any = None
+def _only(rule: Rule, name: str) -> tuple[Match | None, Rule]:
+    """The rule's one ``name`` match (None when it has none or several) and the rule without
+    it, its comments and its target."""
+    found = [match for match in rule.matches if match.name == name]
+    rest = replace(rule, matches=tuple(match for match in rule.matches
+                                       if match.name not in (name, "comment")), target=None)
+    return (found[0] if len(found) == 1 else None), rest
 
-    def close_run() -> None:
-        if len(run) >= min_run:
-            entries: dict[tuple[int, ...], list[tuple[int, Rule]]] = {}
-            for number, rule, key in run:
-                entries.setdefault(key, []).append((number, rule))
-            blocks.append(LookupBlock(
-                tuple(number for number, _, _ in run), run_signature[0], run[0][1],
-                MappingProxyType({key: tuple(found) for key, found in entries.items()})))
-        else:
-            blocks.extend(RuleBlock((number,), rule, "a run of one") for number, rule, _ in run)
-        run.clear()
 
-    for number, rule in enumerate(rules, 1):
-        keyed = rule_key(rule)
-        if keyed is not None and run and keyed[1] == run_signature:
-            run.append((number, rule, keyed[0]))
-            continue
-        close_run()
-        if keyed is None:
-            blocks.append(RuleBlock((number,), rule, "not a lookup of exact fields"))
-            continue
-        run_signature = keyed[1]
-        run.append((number, rule, keyed[0]))
-    close_run()
-    return ChainPlan(name, policy, tuple(blocks))
+def _select_run(rules: tuple[Rule, ...], start: int) -> tuple[SelectBlock, int] | None:
+    """A run of ``statistic --mode random`` rules with the same rest, optionally closed by the
+    same rule without statistic (kube-proxy's last endpoint)."""
+    members: list[tuple[int, Rule]] = []
+    probabilities: list[int] = []
+    template: Rule | None = None
+    for index in range(start, len(rules)):
+        match, rest = _only(rules[index], "statistic")
+        if template is not None and rest != template:
+            break
+        if match is None:
+            if template is not None and not any(m.name == "statistic"
+                                                for m in rules[index].matches):
+                members.append((index + 1, rules[index]))
+                probabilities.append(PROBABILITY_ONE)
+            break
+        options = match.options
+        if options.mode != "random" or options.invert or any(
+                m.name in STATEFUL_MATCHES for m in rest.matches):
+            break
+        template = rest
+        members.append((index + 1, rules[index]))
+        probabilities.append(options.probability)
+    if len(members) < MIN_RUN or template is None:
+        return None
+    return (SelectBlock(tuple(number for number, _ in members), tuple(members),
+                        tuple(probabilities), template), start + len(members))
+
+
+def _affinity_run(rules: tuple[Rule, ...], start: int) -> tuple[AffinityBlock, int] | None:
+    """A run of ``recent --rcheck`` rules differing only in the list name and target."""
+    members: list[tuple[int, Rule]] = []
+    names: list[str] = []
+    shared: tuple[Any, Rule] | None = None
+    for index in range(start, len(rules)):
+        match, rest = _only(rules[index], "recent")
+        if match is None or match.options.command != "rcheck" or match.options.invert or any(
+                m.name in STATEFUL_MATCHES for m in rest.matches):
+            break
+        common = (replace(match.options, name=""), rest)
+        if shared is not None and common != shared:
+            break
+        shared = common
+        members.append((index + 1, rules[index]))
+        names.append(match.options.name)
+    if len(members) < MIN_RUN or shared is None:
+        return None
+    return (AffinityBlock(tuple(number for number, _ in members), tuple(members), tuple(names),
+                          shared[1]), start + len(members))
+
+
+def _single_reason(profile: KeyProfile) -> str:
+    if profile.stateful:
+        return "a stateful match outside a run"
+    return "a run of one"
+
+
+class Compiler:
+    """Ruleset -> Plan, remembering chains and rules it has compiled (see the module doc)."""
+
+    def __init__(self) -> None:
+        # id(object) -> (object, result): the object is kept so its id is never reused
+        self._profiles: dict[int, tuple[Rule, KeyProfile]] = {}
+        self._chains: dict[int, tuple[Chain, ChainPlan]] = {}
+        self._live_rules = 1024
+
+    def profile(self, rule: Rule) -> KeyProfile:
+        known = self._profiles.get(id(rule))
+        if known is None or known[0] is not rule:
+            known = (rule, key_profile(rule))
+            self._profiles[id(rule)] = known
+        return known[1]
+
+    def chain(self, chain: Chain) -> ChainPlan:
+        known = self._chains.get(id(chain))
+        if known is not None and known[0] is chain:
+            return known[1]
+        plan = self.compile_chain(chain.name, chain.policy, chain.rules)
+        self._chains[id(chain)] = (chain, plan)
+        return plan
+
+    def compile_chain(self, name: str, policy: str | None,
+                      rules: tuple[Rule, ...]) -> ChainPlan:
+        profiles = [self.profile(rule) for rule in rules]
+        blocks: list[Block] = []
+        index = 0
+        while index < len(rules):
+            found = (_select_run(rules, index) or _affinity_run(rules, index)
+                     or _lookup_run(rules, profiles, index))
+            if found is None:
+                blocks.append(RuleBlock((index + 1,), rules[index],
+                                        _single_reason(profiles[index])))
+                index += 1
+                continue
+            blocks.append(found[0])
+            index = found[1]
+        return ChainPlan(name, policy, tuple(blocks))
+
+    def table(self, table: Table) -> TablePlan:
+        return TablePlan(table.name, MappingProxyType(
+            {name: self.chain(chain) for name, chain in table.chains.items()}))
+
+    def compile(self, ruleset: Ruleset) -> Plan:
+        plan = Plan(MappingProxyType({name: self.table(table)
+                                      for name, table in ruleset.tables.items()}))
+        if len(self._profiles) > 2 * self._live_rules:
+            self._forget(ruleset)
+        return plan
+
+    def _forget(self, ruleset: Ruleset) -> None:
+        """Drop what the rule set no longer holds, so the caches do not grow forever (run when
+        they have doubled, so its cost is spread over the compiles)."""
+        chains = {id(chain): chain for table in ruleset.tables.values()
+                  for chain in table.chains.values()}
+        rules = {id(rule) for chain in chains.values() for rule in chain.rules}
+        self._chains = {key: value for key, value in self._chains.items() if key in chains}
+        self._profiles = {key: value for key, value in self._profiles.items() if key in rules}
+        self._live_rules = max(len(rules), 1024)
+
+
+def compile_chain(name: str, policy: str | None, rules: tuple[Rule, ...]) -> ChainPlan:
+    return Compiler().compile_chain(name, policy, rules)
 
 
 def compile_table(table: Table) -> TablePlan:
-    chains = {name: compile_chain(name, chain.policy, chain.rules)
-              for name, chain in table.chains.items()}
-    return TablePlan(table.name, MappingProxyType(chains))
+    return Compiler().table(table)
 
 
 def compile_ruleset(ruleset: Ruleset) -> Plan:
-    return Plan(MappingProxyType({name: compile_table(table)
-                                  for name, table in ruleset.tables.items()}))
+    return Compiler().compile(ruleset)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iptparse.model import Rule
-from translator.plan import LookupBlock, Plan
+from translator.plan import LookupBlock, Plan, block_members
 from translator.shape import ShapeReport
 from translator.shape import jump_targets as _jumps
 
@@ -64,7 +64,7 @@ def plan_data(plan: Plan, report: ShapeReport) -> dict[tuple[Any, ...], Any]:
                     for key, found in block.entries.items():
                         data[(*owner, index, key)] = _rules(found)
                 else:
-                    data[(*owner, index)] = block.rule
+                    data[(*owner, index)] = _rules(block_members(block))
     return data
 
 

@@ -3,31 +3,66 @@ keeps the meaning (tests compare it with the reference model, translator/model).
 
 The chain walk itself (jumps, gotos, returns, policies, targets) is the model's
 (:func:`~translator.model.evaluate.walk_table`); what a Plan changes is which rules a packet
-meets: a LOOKUP block offers only the rules whose key is the packet's.
+meets: a LOOKUP block offers only the rules its key finds for the packet. SELECT and AFFINITY
+blocks offer their rules in order, each drawing or checking its list as the kernel does; the
+datapath's single draw (plan.select_thresholds) has the same distribution, tested apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from iptparse.model import Rule
 from translator.model.evaluate import TableVerdict, walk_table
 from translator.model.packet import Packet
 from translator.model.semantics import Context
-from translator.plan import LookupBlock, TablePlan
+from translator.plan import Candidates, KeyValue, LookupBlock, RuleBlock, TablePlan, block_members
 
 
-def packet_key(block: LookupBlock, packet: Packet) -> tuple[int, ...]:
-    if len(block.key_fields) == 1:
-        return (packet.dst,)
-    return (packet.dst, packet.dport if packet.has_ports else -1)
+def _mask(length: int) -> int:
+    return (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
 
 
-def _block_candidates(block: Any, packet: Packet) -> Sequence[tuple[int, Rule]]:
+def packet_key(block: LookupBlock, packet: Packet,
+               lpm_length: int | None = None) -> tuple[KeyValue, ...] | None:
+    """The packet's key in ``block`` (the LPM field cut to ``lpm_length``); None when the packet
+    has no value for a key field (no ports)."""
+    key: list[KeyValue] = []
+    for field in block.key:
+        if field.name == "protocol":
+            key.append(packet.protocol)
+        elif field.name == "dport":
+            if not packet.has_ports:
+                return None
+            key.append(packet.dport)
+        else:
+            address = packet.src if field.name == "source" else packet.dst
+            length = lpm_length if field.lpm else field.length
+            assert length is not None
+            key.append((address & _mask(length), length))
+    return tuple(key)
+
+
+def lookup(block: LookupBlock, packet: Packet) -> Candidates:
+    if block.storage == "hash":
+        key = packet_key(block, packet)
+        return block.entries.get(key, ()) if key is not None else ()
+    for length in range(32, -1, -1):  # the longest stored prefix holding the address
+        key = packet_key(block, packet, length)
+        if key is None:
+            return ()
+        found = block.entries.get(key)
+        if found is not None:
+            return found
+    return ()
+
+
+def _block_candidates(block: Any, packet: Packet) -> Candidates:
     if isinstance(block, LookupBlock):
-        return block.entries.get(packet_key(block, packet), ())
-    return ((block.rules[0], block.rule),)
+        return lookup(block, packet)
+    if isinstance(block, RuleBlock):
+        return ((block.rules[0], block.rule),)
+    return block_members(block)
 
 
 def run_table_plan(plan: TablePlan, hook: str, packet: Packet, ctx: Context,

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
-from translator.plan import Block, ChainPlan, LookupBlock, Plan
+from translator.plan import Block, ChainPlan, LookupBlock, Plan, RuleBlock, block_members
 
 # String fields of extension options that are data, not shape.
 VALUE_STRINGS = frozenset({"name", "comment", "prefix", "nfacct_name"})
@@ -52,26 +52,34 @@ def _prefix_length(prefix: IPv4Prefix | None) -> int | None:
     return None if prefix is None else prefix.mask
 
 
+def _target_shape(rule: Rule) -> tuple[Any, ...] | None:
+    if rule.target is None:
+        return None
+    jump = rule.target.options is None and rule.target.name not in STANDARD_TARGETS
+    return (("<chain>", None) if jump else (rule.target.name, _abstract(rule.target.options)),
+            rule.target.goto)
+
+
 def rule_shape(rule: Rule) -> tuple[Any, ...]:
     """The rule with its values taken out (comments dropped), as a tuple."""
     matches = tuple((match.name, _abstract(match.options)) for match in rule.matches
                     if match.name != "comment")
-    target: tuple[Any, ...] | None = None
-    if rule.target is not None:
-        jump = rule.target.options is None and rule.target.name not in STANDARD_TARGETS
-        target = (("<chain>", None) if jump else (rule.target.name,
-                                                    _abstract(rule.target.options)),
-                  rule.target.goto)
     return (rule.protocol, rule.protocol_invert, _prefix_length(rule.source),
             rule.source_invert, _prefix_length(rule.destination), rule.destination_invert,
             rule.in_iface, rule.in_iface_invert, rule.out_iface, rule.out_iface_invert,
-            rule.fragment, matches, target)
+            rule.fragment, matches, _target_shape(rule))
 
 
 def block_shape(block: Block) -> tuple[Any, ...]:
+    """A block with its values taken out: its kind, key layout, residual shapes and the kinds
+    of action its rules take (how many rules, keys or endpoints it holds is data)."""
+    if isinstance(block, RuleBlock):
+        return ("RULE", rule_shape(block.rule))
+    actions = tuple(sorted({_target_shape(rule) for _, rule in block_members(block)}, key=repr))
     if isinstance(block, LookupBlock):
-        return ("LOOKUP", block.key_fields, rule_shape(block.template))
-    return ("RULE", rule_shape(block.rule))
+        key = tuple((field.name, field.match, field.length) for field in block.key)
+        return ("LOOKUP", key, tuple(rule_shape(variant) for variant in block.variants), actions)
+    return (block.kind, rule_shape(block.template), actions)
 
 
 def chain_signature(chain: ChainPlan) -> tuple[Any, ...]:
@@ -143,9 +151,7 @@ def analyze(plan: Plan) -> ShapeReport:
 
 def jump_targets(block: Block) -> set[str]:
     """The chains a block's rules jump or go to."""
-    rules = ([rule for found in block.entries.values() for _, rule in found]
-             if isinstance(block, LookupBlock) else [block.rule])
-    return {rule.target.name for rule in rules
+    return {rule.target.name for _, rule in block_members(block)
             if rule.target is not None and rule.target.options is None
             and rule.target.name not in STANDARD_TARGETS}
 

@@ -1,8 +1,9 @@
 """``bpftables translate`` and the Shape: kube-proxy's services are data, not code.
 
-At 1,000 and 3,000 services (10,000 and 50,000 with ``BPFTABLES_SCALE=1``) the generated
-kube-proxy rule set compiles to the same shape: KUBE-SERVICES one LOOKUP, the KUBE-SVC-* and
-KUBE-SEP-* chains one family each, the same RULE blocks and blocks per packet.
+At 1,000 and 3,000 services (10,000 and 50,000 with ``BPFTABLES_SCALE=1``), 500 of them NodePort
+services, the generated kube-proxy rule set compiles to the same shape: KUBE-SERVICES and
+KUBE-NODEPORTS one LOOKUP each, the KUBE-SVC-*, KUBE-EXT-* and KUBE-SEP-* chains one family
+each, the same RULE blocks and blocks per packet.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from translator.shape import analyze
 pytestmark = pytest.mark.unit
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
+NODE_PORTS = 500  # NodePort services at every scale (the port range holds 2,768)
 SCALES = (1000, 3000) + ((10000, 50000) if os.environ.get("BPFTABLES_SCALE") else ())
 
 
@@ -34,13 +36,18 @@ def _translate(text: str):  # type: ignore[no-untyped-def]
 def test_the_shape_does_not_grow_with_services() -> None:
     seen = set()
     for services in SCALES:
-        plan, report = _translate(restore_text(ClusterShape(services, 5), jumps=True))
+        shape = ClusterShape(services, 5, node_ports=NODE_PORTS)
+        plan, report = _translate(restore_text(shape, jumps=True))
         blocks = plan.tables["nat"].chains["KUBE-SERVICES"].blocks
         assert [block.kind for block in blocks] == ["LOOKUP", "RULE"]
         assert len(blocks[0].rules) == services
+        node_ports = plan.tables["nat"].chains["KUBE-NODEPORTS"].blocks
+        assert [block.kind for block in node_ports] == ["LOOKUP"]
+        assert len(node_ports[0].rules) == 2 * NODE_PORTS
         big = {family.pattern: len(family.members) for family in report.families
                if len(family.members) > 4}
-        assert big == {"KUBE-SVC-*": services, "KUBE-SEP-*": services * 5}
+        assert big == {"KUBE-SVC-*": services, "KUBE-SEP-*": services * 5,
+                       "KUBE-EXT-*": NODE_PORTS}
         seen.add((report.shape_hash, report.rule_blocks, report.max_blocks_per_packet))
     assert len(seen) == 1
 
@@ -55,6 +62,9 @@ def test_fixture_01_services_are_one_lookup(tmp_path: Path,
     services = data["tables"]["nat"]["chains"]["KUBE-SERVICES"]["blocks"]
     assert [block["kind"] for block in services] == ["LOOKUP", "RULE"]
     assert services[0]["rules"] == list(range(1, 10))
+    node_ports = data["tables"]["nat"]["chains"]["KUBE-NODEPORTS"]["blocks"]
+    assert [(block["kind"], block["storage"]) for block in node_ports] == [("LOOKUP", "lpm")]
+    assert node_ports[0]["rules"] == list(range(1, 7))
     assert all("members" in family for family in data["families"])
 
 
@@ -64,4 +74,5 @@ def test_text_names_families_once(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["translate", str(rules)]) == 0
     out = capsys.readouterr().out
     assert "KUBE-SEP-* (family of 40): RULE 1 | RULE 2" in out
-    assert "KUBE-SERVICES: LOOKUP destination,dport rules 1-20 (20 keys) | RULE 21" in out
+    assert ("KUBE-SERVICES: LOOKUP hash protocol,dport,destination/32 rules 1-20 "
+            "(20 keys, 1 variant) | RULE 21") in out
