@@ -119,6 +119,28 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
     yield "COMMIT"
 
 
+TOP_NAT_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ")
+
+
+def partial_sync_text(shape: ClusterShape, changed: set[str]) -> str:
+    """A partial sync as kube-proxy sends it with ``--noflush`` (USAGE.md): the filter table and
+    nat's top-level chains in full, and of the service chains only those of the services named
+    in ``changed`` (by service_name)."""
+    lines = list(restore_lines(shape))
+    nat = lines.index("*nat")
+    keep = set(TOP_NAT_CHAINS)
+    for line in lines[nat:]:
+        if line.startswith("-A KUBE-SVC-") or line.startswith("-A KUBE-EXT-"):
+            words = line.split()
+            if any(f"{name} " in line or line.endswith(name) for name in changed):
+                keep.add(words[1])
+                keep.update(word for word in words if word.startswith("KUBE-SEP-"))
+    kept = [line for line in lines[nat:] if line in ("*nat", "COMMIT")
+            or (line.startswith(":") and line[1:].split()[0] in keep)
+            or (line.startswith("-A ") and line.split()[1] in keep)]
+    return "".join(line + "\n" for line in lines[:nat] + kept)
+
+
 # kube-proxy's jumps from the built-in chains (USAGE.md §1.4: EnsureRule(Prepend, ...)), as
 # (table, built-in chain, extra match, comment, target chain), in the order kube-proxy adds them.
 JUMPS = (

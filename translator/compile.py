@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from iptparse.model import Chain, Match, Rule, Ruleset, Table
 from translator.plan import (
@@ -51,10 +51,10 @@ PREFIX_FIELDS = ("source", "destination")
 MIN_RUN = 2
 
 
-@dataclass(frozen=True, slots=True)
-class KeyProfile:
+class KeyProfile(NamedTuple):
     """What a LOOKUP key can hold of one rule (see the module's docstring); ``port_match`` is
-    the index of the tcp/udp match that holds only ``dport`` (-1: none)."""
+    the index of the tcp/udp match that holds only ``dport`` (-1: none). A NamedTuple, not a
+    frozen dataclass: one is made per rule compiled, and tuples are made several times faster."""
 
     protocol: int | None
     dport: int | None
@@ -62,6 +62,9 @@ class KeyProfile:
     destination: tuple[int, int] | None
     port_match: int
     stateful: bool
+    matches: frozenset[str]  # the names of the rule's matches
+    present: frozenset[str]  # the fields with a keyable value (prefixes of length 0 included)
+    keyed: frozenset[str]  # the fields with a value that says something (not a /0 prefix)
 
     def value(self, name: str) -> Any:
         return getattr(self, name)
@@ -89,29 +92,62 @@ def _prefix(prefix: Any, inverted: bool) -> tuple[int, int] | None:
 
 
 def key_profile(rule: Rule) -> KeyProfile:
+    # written plainly: it runs once per rule of every new chain
+    present: list[str] = []
+    keyed: list[str] = []
     protocol = rule.protocol if rule.protocol and not rule.protocol_invert else None
-    dport, port_match = None, -1
+    dport, port_match, names = None, -1, []
+    for index, match in enumerate(rule.matches):
+        name = match.name
+        names.append(name)
+        if protocol is not None and port_match == -1 and dport is None and name in PORT_MATCHES:
+            dport = _port_only(match)
+            if dport is not None:
+                port_match = index
+                present.append("dport")
+                keyed.append("dport")
     if protocol is not None:
-        for index, match in enumerate(rule.matches):
-            if match.name in PORT_MATCHES:
-                dport = _port_only(match)
-                port_match = index if dport is not None else -1
-                break
-    return KeyProfile(protocol, dport, _prefix(rule.source, rule.source_invert),
-                      _prefix(rule.destination, rule.destination_invert), port_match,
-                      any(match.name in STATEFUL_MATCHES for match in rule.matches))
+        present.append("protocol")
+        keyed.append("protocol")
+    source = _prefix(rule.source, rule.source_invert)
+    if source is not None:
+        present.append("source")
+        if source[1]:
+            keyed.append("source")
+    destination = _prefix(rule.destination, rule.destination_invert)
+    if destination is not None:
+        present.append("destination")
+        if destination[1]:
+            keyed.append("destination")
+    name_set = frozenset(names)
+    return KeyProfile(protocol, dport, source, destination, port_match,
+                      not name_set.isdisjoint(STATEFUL_MATCHES), name_set, frozenset(present),
+                      frozenset(keyed))
+
+
+def _residual_matches(rule: Rule, profile: KeyProfile,
+                      fields: frozenset[str]) -> tuple[Match, ...]:
+    return tuple(match for index, match in enumerate(rule.matches)
+                 if match.name != "comment"
+                 and not (index == profile.port_match and "dport" in fields))
+
+
+def residual_key(rule: Rule, profile: KeyProfile, fields: frozenset[str]) -> tuple[Any, ...]:
+    """What tells two rules' residuals apart (see :func:`residual`), cheaply."""
+    return (None if "protocol" in fields else rule.protocol, rule.protocol_invert,
+            None if "source" in fields else rule.source, rule.source_invert,
+            None if "destination" in fields else rule.destination, rule.destination_invert,
+            rule.in_iface, rule.in_iface_invert, rule.out_iface, rule.out_iface_invert,
+            rule.fragment, _residual_matches(rule, profile, fields))
 
 
 def residual(rule: Rule, profile: KeyProfile, fields: frozenset[str]) -> Rule:
     """The rule with its key fields, comments and target taken out: what a LOOKUP still checks
     per rule (a *variant*)."""
-    matches = tuple(match for index, match in enumerate(rule.matches)
-                    if match.name != "comment"
-                    and not (index == profile.port_match and "dport" in fields))
     return replace(rule, protocol=None if "protocol" in fields else rule.protocol,
                    source=None if "source" in fields else rule.source,
                    destination=None if "destination" in fields else rule.destination,
-                   matches=matches, target=None)
+                   matches=_residual_matches(rule, profile, fields), target=None)
 
 
 def _mask(length: int) -> int:
@@ -146,35 +182,34 @@ class _LookupRun:
     while every rule leaves them at length 0)."""
 
     fields: tuple[str, ...]
+    field_set: frozenset[str]
     lengths: dict[str, set[int]]
-    variants: dict[Rule, int]
+    variants: dict[tuple[Any, ...], int]
     run: list[tuple[int, Rule, KeyProfile]]
 
     @classmethod
     def start(cls, profile: KeyProfile) -> _LookupRun | None:
-        fields = tuple(name for name in ("protocol", "dport", *PREFIX_FIELDS)
-                       if profile.value(name) is not None)
-        run = cls(fields, {name: set() for name in PREFIX_FIELDS if name in fields}, {}, [])
-        if not run.keyed(profile):
+        if profile.stateful or not profile.keyed:
             return None
-        return run
+        fields = tuple(name for name in ("protocol", "dport", *PREFIX_FIELDS)
+                       if name in profile.present)
+        return cls(fields, profile.present,
+                   {name: set() for name in PREFIX_FIELDS if name in fields}, {}, [])
 
-    def keyed(self, profile: KeyProfile) -> bool:
-        """Whether the key holds something of this rule beyond zero-length prefixes."""
-        return any(profile.value(name) is not None and (name not in PREFIX_FIELDS
-                                                        or profile.value(name)[1] > 0)
-                   for name in self.fields)
+    def joins(self, profile: KeyProfile) -> bool:
+        """Whether the rule has every key field, and a key value that says something (a rule
+        the key says nothing about stays a RULE)."""
+        return (not profile.stateful and self.field_set <= profile.present
+                and not self.field_set.isdisjoint(profile.keyed))
 
     def add(self, number: int, rule: Rule, profile: KeyProfile) -> bool:
         """Grow the run by one rule, or say False (and change nothing) when it cannot join."""
-        if profile.stateful or any(profile.value(name) is None for name in self.fields):
-            return False
-        if not self.keyed(profile):  # a rule the key says nothing about stays a RULE
+        if not self.joins(profile):
             return False
         lengths = {name: seen | {profile.value(name)[1]} for name, seen in self.lengths.items()}
         if sum(1 for seen in lengths.values() if len(seen) > 1) > 1:
             return False
-        variant = residual(rule, profile, frozenset(self.fields))
+        variant = residual_key(rule, profile, self.field_set)
         if variant not in self.variants and len(self.variants) >= MAX_VARIANTS:
             return False
         self.variants.setdefault(variant, len(self.variants))
@@ -205,19 +240,23 @@ class _LookupRun:
         if max(len(found) for found in entries.values()) > MAX_CANDIDATES:
             return None
         fields = frozenset(field.name for field in key)
-        variants: dict[Rule, int] = {}
+        variants: dict[tuple[Any, ...], tuple[int, Rule]] = {}
         variant_of = {}
         for number, rule, profile in run:
-            variant_of[number] = variants.setdefault(residual(rule, profile, fields),
-                                                     len(variants))
-        return LookupBlock(tuple(number for number, _, _ in run), key, tuple(variants),
+            found = variants.get(residual_key(rule, profile, fields))
+            if found is None:
+                found = (len(variants), residual(rule, profile, fields))
+                variants[residual_key(rule, profile, fields)] = found
+            variant_of[number] = found[0]
+        return LookupBlock(tuple(number for number, _, _ in run), key,
+                           tuple(variant for _, variant in variants.values()),
                            MappingProxyType(variant_of), MappingProxyType(entries))
 
 
 def _lookup_run(rules: tuple[Rule, ...], profiles: list[KeyProfile],
                 start: int) -> tuple[LookupBlock, int] | None:
     run = _LookupRun.start(profiles[start])
-    if run is None:
+    if run is None or start + 1 >= len(rules) or not run.joins(profiles[start + 1]):
         return None
     end = start
     while end < len(rules) and run.add(end + 1, rules[end], profiles[end]):
@@ -337,7 +376,9 @@ class Compiler:
         blocks: list[Block] = []
         index = 0
         while index < len(rules):
-            found = (_select_run(rules, index) or _affinity_run(rules, index)
+            names = profiles[index].matches
+            found = ((_select_run(rules, index) if "statistic" in names else None)
+                     or (_affinity_run(rules, index) if "recent" in names else None)
                      or _lookup_run(rules, profiles, index))
             if found is None:
                 blocks.append(RuleBlock((index + 1,), rules[index],

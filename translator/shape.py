@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
@@ -109,44 +110,89 @@ class Family:
         return first[:common] + "*" if len(self.members) > 1 else first
 
 
-def families(plan: Plan) -> list[Family]:
-    found: dict[tuple[str, str], tuple[list[str], tuple[Any, ...]]] = {}
-    for table in plan.tables.values():
-        for name, chain in table.chains.items():
-            if chain.policy is not None:
-                continue
-            signature = chain_signature(chain)
-            key = (table.name, _digest(signature))
-            found.setdefault(key, ([], signature))[0].append(name)
-    return [Family(table, digest, tuple(sorted(members)), signature)
-            for (table, digest), (members, signature) in sorted(found.items())]
+@dataclass(frozen=True, slots=True)
+class ChainShape:
+    """What the Shape needs of one compiled chain: its signature, the signature's digest and
+    the chains its blocks jump or go to."""
+
+    signature: tuple[Any, ...]
+    digest: str
+    jumps: frozenset[str]
+
+
+def chain_shape(chain: ChainPlan) -> ChainShape:
+    signature = chain_signature(chain)
+    jumps = frozenset().union(*(jump_targets(block) for block in chain.blocks))
+    return ChainShape(signature, _digest(signature), jumps)
 
 
 @dataclass(frozen=True, slots=True)
 class ShapeReport:
-    """What ``bpftables translate`` reports of a Plan's Shape."""
+    """What ``bpftables translate`` reports of a Plan's Shape; ``family_of`` maps (table, user
+    chain) to its family's signature hash, ``chains`` every chain's :class:`ChainShape`."""
 
     families: tuple[Family, ...]
     shape_hash: str
     rule_blocks: int  # RULE blocks of the code: once per family, whatever its member count
     max_blocks_per_packet: int
+    family_of: Mapping[tuple[str, str], str]
+    chains: Mapping[tuple[str, str], ChainShape]
+
+
+class ShapeAnalyzer:
+    """Plan -> ShapeReport, remembering each ChainPlan's shape: a chain the compiler reused
+    (the same ChainPlan object) is not looked at again."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[ChainPlan, ChainShape]] = {}
+
+    def chain(self, chain: ChainPlan) -> ChainShape:
+        known = self._known.get(id(chain))
+        if known is None or known[0] is not chain:
+            known = (chain, chain_shape(chain))
+            self._known[id(chain)] = known
+        return known[1]
+
+    def analyze(self, plan: Plan) -> ShapeReport:
+        shapes = {(table.name, name): self.chain(chain) for table in plan.tables.values()
+                  for name, chain in table.chains.items()}
+        live = {id(chain) for table in plan.tables.values() for chain in table.chains.values()}
+        if len(self._known) > 2 * len(live):
+            self._known = {key: value for key, value in self._known.items() if key in live}
+        found: dict[tuple[str, str], list[str]] = {}
+        for table in plan.tables.values():
+            for name, chain in table.chains.items():
+                if chain.policy is None:
+                    found.setdefault((table.name, shapes[(table.name, name)].digest),
+                                     []).append(name)
+        family_list = tuple(
+            Family(table, digest, tuple(sorted(members)), shapes[(table, members[0])].signature)
+            for (table, digest), members in sorted(found.items()))
+        shape: dict[str, Any] = {}
+        rule_blocks = 0
+        for table in plan.tables.values():
+            builtins = {name: shapes[(table.name, name)].signature
+                        for name, chain in table.chains.items() if chain.policy is not None}
+            rule_blocks += sum(1 for signature in builtins.values() for block in signature
+                               if block[0] == "RULE")
+            shape[table.name] = (sorted(builtins.items()),
+                                 sorted(family.signature_hash for family in family_list
+                                        if family.table == table.name))
+        rule_blocks += sum(1 for family in family_list for block in family.signature
+                           if block[0] == "RULE")
+        family_of = {(family.table, member): family.signature_hash for family in family_list
+                     for member in family.members}
+        return ShapeReport(family_list, _digest(sorted(shape.items()))[:16], rule_blocks,
+                           max_blocks_per_packet(plan), MappingProxyType(family_of),
+                           MappingProxyType(shapes))
+
+
+def families(plan: Plan) -> tuple[Family, ...]:
+    return analyze(plan).families
 
 
 def analyze(plan: Plan) -> ShapeReport:
-    found = tuple(families(plan))
-    shape: dict[str, Any] = {}
-    rule_blocks = 0
-    for table in plan.tables.values():
-        builtins = {name: chain_signature(chain) for name, chain in table.chains.items()
-                    if chain.policy is not None}
-        rule_blocks += sum(1 for signature in builtins.values() for block in signature
-                           if block[0] == "RULE")
-        shape[table.name] = (sorted(builtins.items()),
-                             sorted(family.signature_hash for family in found
-                                    if family.table == table.name))
-    rule_blocks += sum(1 for family in found for block in family.signature if block[0] == "RULE")
-    return ShapeReport(found, _digest(sorted(shape.items()))[:16], rule_blocks,
-                       max_blocks_per_packet(plan))
+    return ShapeAnalyzer().analyze(plan)
 
 
 def jump_targets(block: Block) -> set[str]:

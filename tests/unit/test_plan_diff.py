@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from bench.kube_gen import ClusterShape, restore_text
+from bench.kube_gen import (
+    TOP_NAT_CHAINS,
+    ClusterShape,
+    chain_suffix,
+    partial_sync_text,
+    restore_text,
+    service_name,
+)
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
-from translator.compile import compile_ruleset
-from translator.diff import MapDelete, MapWrite, PlanDiff, diff_plans
-from translator.shape import analyze
+from translator.compile import Compiler, compile_ruleset
+from translator.diff import MapDelete, MapWrite, PlanDiff, changed_chains, diff_plans
+from translator.shape import ShapeAnalyzer, analyze
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +90,28 @@ def test_one_more_service_among_many_is_one_service_of_writes() -> None:
     changed_chains = {_chain(op.key) for op in diff.operations}
     assert len(changed_chains) == 1 + 1 + 3  # KUBE-SERVICES, the service, its endpoints
     assert all(isinstance(op, MapWrite) for op in diff.operations)
+
+
+def test_a_partial_sync_is_compiled_and_diffed_in_proportion_to_the_change() -> None:
+    """kube-proxy's partial --noflush restore adding one service: the Compiler reuses every
+    untouched chain, so the diff looks at the re-sent top-level chains and the new service
+    only."""
+    restorer, compiler, analyzer = Restorer(), Compiler(), ShapeAnalyzer()
+    shape = ClusterShape(300, 3, node_ports=20)
+    ruleset = restorer.restore(restore_text(shape, jumps=True), Ruleset(), RestoreOptions())
+    plan = compiler.compile(ruleset)
+    report = analyzer.analyze(plan)
+    grown_shape = ClusterShape(301, 3, node_ports=20)
+    ruleset = restorer.restore(partial_sync_text(grown_shape, {service_name(300)}), ruleset,
+                               RestoreOptions(noflush=True, counters=True))
+    grown = compiler.compile(ruleset)
+    grown_report = analyzer.analyze(grown)
+    written, removed = changed_chains(plan, grown)
+    assert len(written) <= 6 + len(TOP_NAT_CHAINS) + 1 + 3  # filter's, nat's top, the service
+    diff = diff_plans(plan, report, grown, grown_report)
+    _assert_safe_order(diff)
+    assert not diff.shape_changed
+    assert {_chain(op.key) for op in diff.operations} == {
+        "KUBE-SERVICES", "KUBE-SVC-" + chain_suffix(service_name(300), "tcp"),
+        *("KUBE-SEP-" + chain_suffix(service_name(300), "tcp", f"10.0.3.{n}")
+          for n in (133, 134, 135))}
