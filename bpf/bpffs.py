@@ -109,9 +109,12 @@ def pin_dir_for(cookie: int, root: Path = BPFFS_ROOT) -> Path:
 
 
 def remove_tree(path: Path) -> None:
-    """Unpin everything under ``path`` and remove the folders (bpffs has no recursive rmdir).
-    Unpinning drops a reference only: what an attached filter still uses stays loaded."""
+    """Unpin ``path``, or everything under it, and remove the folders (bpffs has no recursive
+    rmdir). Unpinning drops a reference only: what an attached filter still uses stays loaded."""
     if not path.exists():
+        return
+    if not path.is_dir():
+        path.unlink()
         return
     for entry in path.iterdir():
         if entry.is_dir() and not entry.is_symlink():

@@ -534,7 +534,7 @@ def compile_datapath(source: str, pin_dir: Path, *, functions: Mapping[str, Prog
     module = None
     try:
         try:
-            module = BPF(text=source, cflags=_cflags(pin_dir, include_dirs, defines or {}))
+            module = BPF(text=source.encode(), cflags=_cflags(pin_dir, include_dirs, defines or {}))
         except Exception as error:  # bcc raises bare Exception on compile errors
             raise LoaderError(f"bcc could not compile the datapath: {error}") from error
         loaded = {}
@@ -544,11 +544,11 @@ def compile_datapath(source: str, pin_dir: Path, *, functions: Mapping[str, Prog
                 wanted.setdefault(name, ProgKind.TC)
         for name, kind in wanted.items():
             try:
-                loaded[name] = module.load_func(name, kind.value).fd
+                loaded[name] = module.load_func(name.encode(), kind.value).fd
             except Exception as error:
                 raise LoaderError(f"loading {name}: {error}") from error
         for table, names in tail_calls.items():
-            prog_array = module.get_table(table)
+            prog_array = module.get_table(table.encode())
             for slot, name in enumerate(names):
                 prog_array[ct.c_int(slot)] = ct.c_int(loaded[name])
         os.mkdir(staging, 0o700)
