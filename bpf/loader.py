@@ -51,14 +51,18 @@ Typical agent flow::
     if dp is None or dp.generation.label != shape_hash:
         dp = compile_datapath(c_text, pins, functions={"tc_ingress": ProgKind.TC, ...},
                               include_dirs=[...], label=shape_hash)
-    for ifname in interfaces: attach_tc(dp.programs["tc_ingress"], ifname, Hook.INGRESS)
-    retire_generations(pins, keep=dp.generation, attached_ids=attached_prog_ids())
+    with TcHooks() as hooks:                           # rtnetlink of this namespace
+        for ifname in interfaces:
+            hooks.attach(dp.programs["tc_ingress"], ifname, Hook.INGRESS)
+        live = {a.prog_id for a in hooks.attached()}
+    retire_generations(pins, keep=dp.generation, attached_ids=live)
     dp.maps["svc4"].update(key, value)                 # Data changes
 """
 
 from __future__ import annotations
 
 import ctypes as ct
+import errno
 import functools
 import logging
 import os
@@ -66,7 +70,6 @@ import re
 import socket
 import struct
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -272,7 +275,7 @@ class PinnedMap:
         k = _as_buffer(key, self.layout.key_size, f"{self.name} key")
         v = ct.create_string_buffer(self._value_bytes())
         rc = _libbpf().bpf_map_lookup_elem(self.fd, k, v)
-        if rc == -2:  # ENOENT
+        if rc == -errno.ENOENT:
             return None
         _check(rc, f"lookup in {self.name}")
         if not self.per_cpu:
@@ -299,7 +302,7 @@ class PinnedMap:
         """Remove ``key``; False when it was not there."""
         k = _as_buffer(key, self.layout.key_size, f"{self.name} key")
         rc = _libbpf().bpf_map_delete_elem(self.fd, k)
-        if rc == -2:
+        if rc == -errno.ENOENT:
             return False
         _check(rc, f"delete in {self.name}")
         return True
@@ -310,7 +313,7 @@ class PinnedMap:
         nxt = ct.create_string_buffer(self.layout.key_size)
         while True:
             rc = _libbpf().bpf_map_get_next_key(self.fd, key, nxt)
-            if rc == -2:
+            if rc == -errno.ENOENT:
                 return
             _check(rc, f"next key in {self.name}")
             key = ct.create_string_buffer(nxt.raw, self.layout.key_size)
@@ -601,67 +604,112 @@ def open_datapath(pin_dir: Path, number: int | None = None) -> Datapath | None:
 
 # --- tc attach ---------------------------------------------------------------------------------
 
-@contextmanager
-def _rtnl(netns: str | None) -> Iterator[IPRoute]:
-    """rtnetlink in the named namespace, or in this process's (the agent after netns exec)."""
-    ipr = IPRoute(netns=netns, flags=0) if netns is not None else IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+class TcHooks:
+    """rtnetlink to the clsact hooks of one network namespace: the named one (/run/netns/NAME)
+    or this process's (an agent after ``ip netns exec``). Reuse one for several operations:
+    opening it into a named namespace forks a helper (tens of ms); the operations take well
+    under a millisecond each. Use as a context manager."""
 
+    def __init__(self, netns: str | None = None) -> None:
+        # flags=0: never create the namespace (pyroute2's default would)
+        self._ipr = IPRoute(netns=netns, flags=0) if netns is not None else IPRoute()
 
-def _ifindex(ipr: IPRoute, ifname: str) -> int:
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
-        raise LoaderError(f"no interface {ifname}")
-    return found[0]
+    def __enter__(self) -> TcHooks:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-def _ensure_clsact(ipr: IPRoute, ifindex: int) -> None:
-    try:
-        ipr.tc("add", "clsact", ifindex)
-    except NetlinkError as error:
-        if error.code != 17:  # EEXIST: there already
+    def close(self) -> None:
+        self._ipr.close()
+
+    def _ifindex(self, ifname: str) -> int:
+        found = self._ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise LoaderError(f"no interface {ifname}")
+        return found[0]
+
+    def attach(self, program: Program, ifname: str, hook: Hook) -> None:
+        """Put ``program`` on ``hook`` of ``ifname`` (clsact added when missing), replacing
+        atomically the program bpftables' filter there ran before."""
+        ifindex = self._ifindex(ifname)
+        try:
+            self._ipr.tc("add", "clsact", ifindex)
+        except NetlinkError as error:
+            if error.code != errno.EEXIST:
+                raise
+        self._ipr.tc("replace-filter", "bpf", ifindex, FILTER_HANDLE, fd=program.fd,
+                     name=program.name, parent=hook.value, prio=FILTER_PREF, classid=1,
+                     direct_action=True)
+
+    def detach(self, ifname: str, hook: Hook) -> bool:
+        """Remove bpftables' filter from ``hook`` of ``ifname``; False when there was none."""
+        try:
+            self._ipr.tc("del-filter", "bpf", self._ifindex(ifname), FILTER_HANDLE,
+                         parent=hook.value, prio=FILTER_PREF)
+        except NetlinkError as error:
+            if error.code in (errno.ENOENT, errno.EINVAL):  # no clsact, or no such filter
+                return False
             raise
+        return True
+
+    def remove_clsact(self, ifname: str) -> bool:
+        """Delete the clsact qdisc of ``ifname`` with every filter on it; False when absent."""
+        try:
+            self._ipr.tc("del", "clsact", self._ifindex(ifname))
+        except NetlinkError as error:
+            if error.code in (errno.ENOENT, errno.EINVAL):
+                return False
+            raise
+        return True
+
+    def attached(self) -> list[Attachment]:
+        """Every bpf filter on the clsact hooks of the namespace's interfaces."""
+        attachments = []
+        for link in self._ipr.get_links():
+            ifindex, ifname = link["index"], link.get_attr("IFLA_IFNAME")
+            for hook in Hook:
+                try:
+                    filters = list(self._ipr.get_filters(index=ifindex, parent=hook.value))
+                except NetlinkError as error:
+                    if error.code in (errno.ENOENT, errno.EINVAL):  # no clsact here
+                        continue
+                    raise
+                for message in filters:
+                    options = _bpf_filter_options(message)
+                    if message.get_attr("TCA_KIND") != "bpf" or _TCA_BPF_ID not in options:
+                        continue
+                    attachments.append(Attachment(
+                        ifname, ifindex, hook,
+                        struct.unpack("=I", options[_TCA_BPF_ID][:4])[0],
+                        options.get(_TCA_BPF_NAME, b"").rstrip(b"\0").decode(),
+                        message["info"] >> 16 == FILTER_PREF
+                        and message["handle"] == FILTER_HANDLE))
+        return attachments
 
 
 def attach_tc(program: Program, ifname: str, hook: Hook, netns: str | None = None) -> None:
-    """Put ``program`` on ``hook`` of ``ifname`` (clsact added when missing), replacing
-    atomically whatever bpftables' filter there ran before."""
-    with _rtnl(netns) as ipr:
-        ifindex = _ifindex(ipr, ifname)
-        _ensure_clsact(ipr, ifindex)
-        ipr.tc("replace-filter", "bpf", ifindex, FILTER_HANDLE, fd=program.fd,
-               name=program.name, parent=hook.value, prio=FILTER_PREF, classid=1,
-               direct_action=True)
+    """:meth:`TcHooks.attach` in a one-off session."""
+    with TcHooks(netns) as hooks:
+        hooks.attach(program, ifname, hook)
 
 
 def detach_tc(ifname: str, hook: Hook, netns: str | None = None) -> bool:
-    """Remove bpftables' filter from ``hook`` of ``ifname``; False when there was none."""
-    with _rtnl(netns) as ipr:
-        ifindex = _ifindex(ipr, ifname)
-        try:
-            ipr.tc("del-filter", "bpf", ifindex, FILTER_HANDLE, parent=hook.value,
-                   prio=FILTER_PREF)
-        except NetlinkError as error:
-            if error.code in (2, 22):  # ENOENT, EINVAL: no clsact or no such filter
-                return False
-            raise
-    return True
+    """:meth:`TcHooks.detach` in a one-off session."""
+    with TcHooks(netns) as hooks:
+        return hooks.detach(ifname, hook)
 
 
 def remove_clsact(ifname: str, netns: str | None = None) -> bool:
-    """Delete the clsact qdisc of ``ifname`` with every filter on it; False when absent."""
-    with _rtnl(netns) as ipr:
-        ifindex = _ifindex(ipr, ifname)
-        try:
-            ipr.tc("del", "clsact", ifindex)
-        except NetlinkError as error:
-            if error.code in (2, 22):
-                return False
-            raise
-    return True
+    """:meth:`TcHooks.remove_clsact` in a one-off session."""
+    with TcHooks(netns) as hooks:
+        return hooks.remove_clsact(ifname)
+
+
+def attached_tc(netns: str | None = None) -> list[Attachment]:
+    """:meth:`TcHooks.attached` in a one-off session."""
+    with TcHooks(netns) as hooks:
+        return hooks.attached()
 
 
 def _bpf_filter_options(message: object) -> dict[int, bytes]:
@@ -678,29 +726,3 @@ def _bpf_filter_options(message: object) -> dict[int, bytes]:
         found[kind & 0x3FFF] = raw[at + 4:at + length]
         at += (length + 3) & ~3
     return found
-
-
-def attached_tc(netns: str | None = None) -> list[Attachment]:
-    """Every bpf filter on the clsact hooks of the namespace's interfaces."""
-    attachments = []
-    with _rtnl(netns) as ipr:
-        for link in ipr.get_links():
-            ifindex, ifname = link["index"], link.get_attr("IFLA_IFNAME")
-            for hook in Hook:
-                try:
-                    filters = list(ipr.get_filters(index=ifindex, parent=hook.value))
-                except NetlinkError as error:
-                    if error.code in (2, 22):  # no clsact on this interface
-                        continue
-                    raise
-                for message in filters:
-                    options = _bpf_filter_options(message)
-                    if message.get_attr("TCA_KIND") != "bpf" or _TCA_BPF_ID not in options:
-                        continue
-                    prio = message["info"] >> 16
-                    attachments.append(Attachment(
-                        ifname, ifindex, hook,
-                        struct.unpack("=I", options[_TCA_BPF_ID][:4])[0],
-                        options.get(_TCA_BPF_NAME, b"").rstrip(b"\0").decode(),
-                        prio == FILTER_PREF and message["handle"] == FILTER_HANDLE))
-    return attachments
