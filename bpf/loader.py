@@ -468,6 +468,17 @@ def retire_generations(pin_dir: Path, keep: Generation,
     return removed
 
 
+def attached_generation(pin_dir: Path, attached_ids: set[int] | frozenset[int]
+                        ) -> Generation | None:
+    """The newest generation with a program among ``attached_ids`` (what the kernel runs);
+    after a crash between a compile and its attach, that is not the newest generation."""
+    for generation in reversed(list_generations(pin_dir)):
+        if any(_pinned_prog_id(path) in attached_ids
+               for path in (generation.path / "prog").iterdir()):
+            return generation
+    return None
+
+
 def _pinned_prog_id(path: Path) -> int | None:
     try:
         fd = _obj_get(path)

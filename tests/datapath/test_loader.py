@@ -33,7 +33,7 @@ from statistics import median
 import pytest
 
 from bpf import loader
-from bpf.bpffs import ensure_bpffs, remove_tree
+from bpf.bpffs import ensure_bpffs, pin_dir_for, remove_tree
 
 pytestmark = pytest.mark.netns
 
@@ -271,6 +271,36 @@ def test_pins_are_in_the_namespace_folder(pair: Pair, current: loader.Datapath) 
     assert sorted(current.programs) == ["tc_count", "tc_verdict"]
     assert attached_ids(pair.b) == {"INGRESS": current.programs["tc_count"].id,
                                     "EGRESS": current.programs["tc_count"].id}
+    live = set(attached_ids(pair.b).values())
+    assert loader.attached_generation(pair.pins, live) == current.generation
+    assert loader.attached_generation(pair.pins, set()) is None
+
+
+def test_ensure_bpffs_mounts_once() -> None:
+    """On a private mount point (the shared one stays as it is): mounted 0700, idempotent."""
+    root = Path("/run/bpftables") / f"test-{uuid.uuid4().hex[:8]}" / "bpffs"
+    try:
+        assert ensure_bpffs(root) == root
+        assert ensure_bpffs(root) == root
+        mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+        assert sum(f" {root} " in line and " - bpf " in line for line in mountinfo) == 1
+        assert root.stat().st_mode & 0o777 == 0o700
+        assert pin_dir_for(7, root) == root / "net-7"
+        assert pin_dir_for(7, root).stat().st_mode & 0o777 == 0o700
+    finally:
+        subprocess.run(["umount", str(root)], capture_output=True, check=False)
+        for leftover in (root, root.parent / ".bpffs.lock", root.parent):
+            if leftover.is_dir():
+                leftover.rmdir()
+            elif leftover.exists():
+                leftover.unlink()
+
+
+def test_bad_labels_and_pin_paths_are_refused(pair: Pair) -> None:
+    with pytest.raises(ValueError, match="label"):
+        loader.compile_datapath("", pair.pins, functions={}, label="a.b")
+    with pytest.raises(FileNotFoundError, match="ensure_bpffs"):
+        pin_dir_for(7, Path("/run/bpftables/not-a-bpffs"))
 
 
 def test_restarted_agent_reads_counters_and_flips_the_drop_switch(
