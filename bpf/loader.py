@@ -88,7 +88,7 @@ FILTER_PREF = 1
 FILTER_HANDLE = 1
 _CLSACT_INGRESS = 0xFFFFFFF2  # TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), "ffff:fff2"
 _CLSACT_EGRESS = 0xFFFFFFF3  # "ffff:fff3"
-# Attributes inside a bpf filter's TCA_OPTIONS (linux/pkt_cls.h); pyroute2 decodes neither.
+# Attributes inside a bpf filter's TCA_OPTIONS (linux/pkt_cls.h); pyroute2 0.9 drops the id.
 _TCA_BPF_NAME = 7
 _TCA_BPF_ID = 11
 # Map types whose values are one slot per possible CPU (linux/bpf.h).
@@ -541,16 +541,27 @@ def compile_datapath(source: str, pin_dir: Path, *, functions: Mapping[str, Prog
     if not _LABEL_RE.match(label):
         raise ValueError(f"bad generation label {label!r}")
     tail_calls = tail_calls or {}
-    (pin_dir / "maps").mkdir(mode=0o700, exist_ok=True)
+    persistent = pin_dir / "maps"
+    persistent.mkdir(mode=0o700, exist_ok=True)
+    pinned_before = {entry.name for entry in persistent.iterdir()}
     number = _next_generation_number(pin_dir)
     final = pin_dir / (f"gen-{number:06d}-{label}" if label else f"gen-{number:06d}")
     staging = pin_dir / f"{_TMP_PREFIX}{number:06d}"
     module = None
     try:
         try:
+            # creates the maps (opening the pinned ones); programs are loaded below
             module = BPF(text=source.encode(), cflags=_cflags(pin_dir, include_dirs, defines or {}))
         except Exception as error:  # bcc raises bare Exception on compile errors
             raise LoaderError(f"bcc could not compile the datapath: {error}") from error
+        maps = list(_module_maps(module.module))
+        for name, fd, declared in maps:
+            info = _map_info(fd)
+            found = MapLayout(info.type, info.key_size, info.value_size, info.max_entries,
+                              info.map_flags)
+            if found != declared:
+                raise MapLayoutError(f"map {name}: pinned {found}, the C declares {declared}; "
+                                     "give a map whose layout changed a new name")
         loaded = {}
         wanted = dict(functions)
         for names in tail_calls.values():
@@ -559,7 +570,7 @@ def compile_datapath(source: str, pin_dir: Path, *, functions: Mapping[str, Prog
         for name, kind in wanted.items():
             try:
                 loaded[name] = module.load_func(name.encode(), kind.value).fd
-            except Exception as error:
+            except Exception as error:  # the verifier's log went to stderr
                 raise LoaderError(f"loading {name}: {error}") from error
         for table, names in tail_calls.items():
             prog_array = module.get_table(table.encode())
@@ -568,26 +579,25 @@ def compile_datapath(source: str, pin_dir: Path, *, functions: Mapping[str, Prog
         os.mkdir(staging, 0o700)
         os.mkdir(staging / "prog", 0o700)
         os.mkdir(staging / "map", 0o700)
-        for name, fd, declared in _module_maps(module.module):
-            info = _map_info(fd)
-            found = MapLayout(info.type, info.key_size, info.value_size, info.max_entries,
-                              info.map_flags)
-            if found != declared:
-                raise MapLayoutError(f"map {name}: pinned {found}, the C declares {declared}; "
-                                     "give a map whose layout changed a new name")
+        for name, fd, _ in maps:
             _obj_pin(fd, staging / "map" / name)
         for name, fd in loaded.items():
             _obj_pin(fd, staging / "prog" / name)
         os.rename(staging, final)
     except BaseException:
         remove_tree(staging)
+        # maps this failed compile created: a fixed C may declare them differently
+        for entry in persistent.iterdir():
+            if entry.name not in pinned_before:
+                entry.unlink()
         raise
     finally:
         if module is not None:
             module.cleanup()  # closes bcc's fds; the pins hold programs and maps
     log.info("compiled generation %d (%s) in %s", number, label, pin_dir)
     datapath = open_datapath(pin_dir, number)
-    assert datapath is not None
+    if datapath is None:
+        raise LoaderError(f"generation {number} vanished from {pin_dir}")
     return datapath
 
 

@@ -248,9 +248,10 @@ def pair() -> Iterator[Pair]:
 
 @pytest.fixture
 def current(pair: Pair) -> Iterator[loader.Datapath]:
-    """The newest generation in the pins, opened as a restarted agent would, and the drop
-    switch off."""
-    datapath = loader.open_datapath(pair.pins)
+    """The generation attached, opened as a restarted agent would, and the drop switch off."""
+    generation = loader.attached_generation(pair.pins, set(attached_ids(pair.b).values()))
+    assert generation is not None
+    datapath = loader.open_datapath(pair.pins, generation.number)
     assert datapath is not None
     datapath.maps["drop_icmp"].update(u32(0), u32(0))
     try:
@@ -364,6 +365,15 @@ def test_layout_change_is_refused_and_leaves_everything_in_place(
     with pytest.raises(loader.MapLayoutError, match="proto_count"):
         loader.compile_datapath(narrower, pair.pins, functions=FUNCTIONS,
                                 tail_calls=TAIL_CALLS, defines={"GENERATION": 99})
+    # a failed compile also unpins the persistent maps it created
+    unverifiable = COUNTER_C.replace("proto = ip->protocol;",
+                                     "proto = *(u8 *)(data + 200);  /* unchecked */") + \
+        'BPFT_MAP("hash", u32, u32, new_in_failed, 4);\n'
+    with pytest.raises(loader.LoaderError, match="loading tc_count"):
+        loader.compile_datapath(unverifiable, pair.pins, functions=FUNCTIONS,
+                                tail_calls=TAIL_CALLS, defines={"GENERATION": 99})
+    assert sorted(p.name for p in (pair.pins / "maps").iterdir()) == [
+        "drop_icmp", "proto_count"]
     assert loader.list_generations(pair.pins)[-1] == current.generation
     assert not [p for p in pair.pins.iterdir() if p.name.startswith("tmp-")]
     assert attached_ids(pair.b) == before
