@@ -343,6 +343,7 @@ class Program:
         self.name = name
         self.path = path
         self.id: int = info.id
+        self.prog_type: int = info.type  # BPF_PROG_TYPE_*: 3 SCHED_CLS, 6 XDP
         self.tag: str = bytes(info.tag).hex()
 
     @classmethod

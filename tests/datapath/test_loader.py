@@ -421,11 +421,27 @@ def test_detach_and_cleanup_remove_filters_qdisc_pins_and_namespaces() -> None:
             assert loader.detach_tc(B_IFNAME, loader.Hook.EGRESS, made.b)
             assert not loader.detach_tc(B_IFNAME, loader.Hook.EGRESS, made.b)
             assert list(attached_ids(made.b)) == ["INGRESS"]
+            assert loader.remove_clsact(B_IFNAME, made.b)
+            assert not loader.remove_clsact(B_IFNAME, made.b)
+            assert attached_ids(made.b) == {}
             pins = made.pins
             raise RuntimeError("test failure")
     assert not pins.exists()
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not any(name in listed for name in names)
+
+
+def test_xdp_and_tc_functions_load_as_asked(pair: Pair) -> None:
+    source = "#include <uapi/linux/pkt_cls.h>\n" \
+             "int xdp_pass(struct xdp_md *ctx) { return XDP_PASS; }\n" \
+             "int tc_pass(struct __sk_buff *skb) { return TC_ACT_OK; }\n"
+    with loader.compile_datapath(source, pair.pins, label="kinds",
+                                 functions={"xdp_pass": loader.ProgKind.XDP,
+                                            "tc_pass": loader.ProgKind.TC}) as datapath:
+        assert {name: prog.prog_type for name, prog in datapath.programs.items()} == {
+            "xdp_pass": 6, "tc_pass": 3}
+        generation = datapath.generation
+    remove_tree(generation.path)
 
 
 def test_per_cpu_map_values(pair: Pair) -> None:
