@@ -1,0 +1,765 @@
+"""Shape -> C: the tc programs a Plan needs (DESIGN.md, "The Plan" and "bpf/").
+
+Every built-in chain of a table in the Plan, and every family of look-alike user chains, is one
+chain program; program 0 is the pipeline, which runs the hooks in netfilter's order and calls
+the built-in chains' programs. A chain program's code follows its blocks (the family's common
+structure); every value is read from the maps (bpf/include/chains.h, filled by
+bpf/ruledata.py): so a rule set whose Shape is unchanged runs on the same programs.
+
+What the datapath cannot enforce yet raises :class:`UnsupportedRule` (the agent refuses such
+rule sets rather than accept rules it would not enforce).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from iptparse.extensions.addrtype import ADDRESS_TYPES
+from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, Rule
+from translator.plan import (
+    AffinityBlock,
+    Block,
+    ChainPlan,
+    LookupBlock,
+    Plan,
+    RuleBlock,
+    SelectBlock,
+    block_members,
+)
+from translator.shape import ShapeReport
+
+INCLUDE_DIR = Path(__file__).resolve().parent / "include"
+
+LOCAL_TYPE = 1 << ADDRESS_TYPES.index("LOCAL")
+FULL_PORTS = (0, 0xFFFF)
+
+# Tables in the order the pipeline meets them, and which hooks each has (TABLE_BUILTINS).
+PIPELINE_TABLES = ("raw", "mangle", "nat", "filter")
+
+# The pipeline, in code order: (stage, table or None for a fixed step, hook or step, where
+# to go on, or None to fall through to the next one). Every fixed step is written once, and
+# every jump goes forward, so the program has no loop. Ingress (a packet that arrived) runs
+# PREROUTING, routes, then INPUT or FORWARD + POSTROUTING; egress (a packet this host sends)
+# runs OUTPUT and POSTROUTING.
+STAGES = (
+    ("ST_RAW_PRE", "raw", "PREROUTING", "ST_CT"),
+    ("ST_RAW_OUT", "raw", "OUTPUT", None),
+    ("ST_CT", None, "conntrack", None),  # then egress: ST_MANGLE_OUT
+    ("ST_MANGLE_PRE", "mangle", "PREROUTING", None),
+    ("ST_NAT_PRE", "nat", "PREROUTING", "ST_DNAT"),
+    ("ST_MANGLE_OUT", "mangle", "OUTPUT", None),
+    ("ST_NAT_OUT", "nat", "OUTPUT", None),
+    ("ST_DNAT", None, "destination NAT", None),  # then egress: ST_FILTER_OUT
+    ("ST_ROUTE", None, "route", None),  # then local: ST_MANGLE_IN
+    ("ST_MANGLE_FWD", "mangle", "FORWARD", None),
+    ("ST_FILTER_FWD", "filter", "FORWARD", "ST_MANGLE_POST"),
+    ("ST_FILTER_OUT", "filter", "OUTPUT", None),
+    ("ST_MANGLE_POST", "mangle", "POSTROUTING", None),
+    ("ST_NAT_POST", "nat", "POSTROUTING", "ST_SNAT"),
+    ("ST_MANGLE_IN", "mangle", "INPUT", None),
+    ("ST_FILTER_IN", "filter", "INPUT", None),
+    ("ST_NAT_IN", "nat", "INPUT", None),
+    ("ST_SNAT", None, "source NAT", None),
+    ("ST_DONE", None, "confirm", None),
+)
+
+# act_kind values (bpf/include/rules.h)
+ACT = MappingProxyType({
+    None: 0, "ACCEPT": 1, "DROP": 2, "RETURN": 3, "JUMP": 4, "GOTO": 5, "MARK": 6,
+    "CONNMARK": 7, "DNAT": 8, "SNAT": 9, "MASQUERADE": 10, "REDIRECT": 11, "REJECT": 12,
+    "LOG": 13, "NOTRACK": 14,
+})
+
+
+class UnsupportedRule(Exception):
+    """A rule the datapath cannot enforce yet; the message says what."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProgram:
+    """One chain program: a built-in chain, or a family of user chains (``members``, whose id
+    is their index here); ``chain`` is a member's plan (all have the same blocks)."""
+
+    index: int
+    table: str
+    name: str
+    builtin: bool
+    members: tuple[str, ...]
+    chain: ChainPlan
+
+    @property
+    def function(self) -> str:
+        return f"chain_{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The chain programs of a Plan, and where each chain runs: (table, chain) -> (program,
+    member)."""
+
+    programs: tuple[ChainProgram, ...]
+    program_of: Mapping[tuple[str, str], tuple[int, int]]
+
+    def builtin(self, table: str, hook: str) -> ChainProgram | None:
+        found = self.program_of.get((table, hook))
+        if found is None:
+            return None
+        program = self.programs[found[0] - 1]
+        return program if program.builtin else None
+
+
+def layout(plan: Plan, report: ShapeReport) -> Layout:
+    """Programs from the Shape alone: built-in chains in hook order per table, then families
+    by signature, so the same Shape always gets the same programs."""
+    programs: list[ChainProgram] = []
+    program_of: dict[tuple[str, str], tuple[int, int]] = {}
+    for table in PIPELINE_TABLES:
+        if table not in plan.tables:
+            continue
+        chains = plan.tables[table].chains
+        for name in TABLE_BUILTINS[table]:
+            program = ChainProgram(len(programs) + 1, table, name, True, (name,), chains[name])
+            programs.append(program)
+            program_of[(table, name)] = (program.index, 0)
+        for family in report.families:
+            if family.table != table:
+                continue
+            members = family.members
+            program = ChainProgram(len(programs) + 1, table, family.pattern, False, members,
+                                   chains[members[0]])
+            programs.append(program)
+            for member, name in enumerate(members):
+                program_of[(table, name)] = (program.index, member)
+    unknown = set(plan.tables) - set(PIPELINE_TABLES)
+    if unknown:
+        raise UnsupportedRule(f"table {sorted(unknown)[0]} is not enforced by the datapath yet")
+    return Layout(tuple(programs), MappingProxyType(program_of))
+
+
+# --- matchers: match name -> (options, rv) -> C terms; a term is 0 or 1 -----------------
+
+NOT_LATER_FRAGMENT = "((pkt->flags & PKT_F_FRAG_LATER) == 0)"
+
+
+def _neg(term: str, invert: bool) -> str:
+    return f"!{term}" if invert else term
+
+
+def _ports_terms(options: Any, rv: str) -> list[str]:
+    terms = [NOT_LATER_FRAGMENT]
+    if options.sport != FULL_PORTS or options.sport_invert:
+        terms.append(_neg(f"m_port_range(pkt, pkt->sport, {rv}->sport_lo, {rv}->sport_hi)",
+                          options.sport_invert))
+    if options.dport != FULL_PORTS or options.dport_invert:
+        terms.append(_neg(f"m_port_range(pkt, pkt->dport, {rv}->dport_lo, {rv}->dport_hi)",
+                          options.dport_invert))
+    return terms
+
+
+def _tcp(options: Any, rv: str) -> list[str]:
+    if options.option or options.option_invert:
+        raise UnsupportedRule("tcp --tcp-option is not enforced by the datapath yet")
+    terms = _ports_terms(options, rv)
+    if options.flag_mask or options.flags_invert:
+        terms.append(_neg(f"m_tcp_flags(pkt, {rv})", options.flags_invert))
+    return terms
+
+
+def _icmp(options: Any, rv: str) -> list[str]:
+    return [NOT_LATER_FRAGMENT, _neg(f"m_icmp(pkt, {rv})", options.invert)]
+
+
+def _multiport(options: Any, rv: str) -> list[str]:
+    which = {"SOURCE": 1, "DESTINATION": 2, "BOTH": 3}[options.direction]
+    return [NOT_LATER_FRAGMENT, _neg(f"m_multiport(pkt, {rv}, {which})", options.invert)]
+
+
+def _mark(options: Any, rv: str) -> list[str]:
+    return [_neg(f"((pkt->mark & {rv}->mark_mask) == {rv}->mark)", options.invert)]
+
+
+def _state_term(rv: str, invert: bool) -> str:
+    return _neg(f"((st->ct.state & {rv}->ctstate) != 0)", invert)
+
+
+def _conntrack(options: Any, rv: str) -> list[str]:
+    others = ("proto", "origsrc", "origdst", "replsrc", "repldst", "origsrcport",
+              "origdstport", "replsrcport", "repldstport", "status", "expire", "direction")
+    if any(getattr(options, name) is not None for name in others):
+        raise UnsupportedRule("conntrack: only --ctstate is enforced by the datapath yet")
+    return [_state_term(rv, options.state_invert)] if options.state is not None else []
+
+
+def _state(options: Any, rv: str) -> list[str]:
+    return [_state_term(rv, options.invert)]
+
+
+def _addrtype(options: Any, rv: str) -> list[str]:
+    if options.limit_in or options.limit_out:
+        raise UnsupportedRule("addrtype --limit-iface-* is not enforced by the datapath yet")
+    terms = []
+    for bits, invert, side in ((options.source, options.source_invert, "saddr"),
+                               (options.destination, options.destination_invert, "daddr")):
+        if not bits:
+            continue
+        if bits != LOCAL_TYPE:
+            raise UnsupportedRule("addrtype: only LOCAL is enforced by the datapath yet")
+        terms.append(_neg(f"m_local(pkt->{side})", invert))
+    return terms
+
+
+def _statistic(options: Any, rv: str) -> list[str]:
+    if options.mode != "random":
+        raise UnsupportedRule("statistic --mode nth is not enforced by the datapath yet")
+    return [_neg(f"m_random({rv})", options.invert)]
+
+
+def _recent(options: Any, rv: str) -> list[str]:
+    if options.hitcount or options.rttl or options.reap and not options.seconds:
+        raise UnsupportedRule("recent: --hitcount and --rttl are not enforced by the datapath")
+    if options.command == "set":
+        return [_neg(f"m_recent_set(st, {rv})", options.invert)]
+    if options.command == "rcheck":
+        return [_neg(f"m_recent_check(st, {rv})", options.invert)]
+    raise UnsupportedRule(f"recent --{options.command} is not enforced by the datapath yet")
+
+
+def _nothing(options: Any, rv: str) -> list[str]:
+    return []
+
+
+MatchCode = Callable[[Any, str], list[str]]
+# Every match the datapath enforces. `recent` changes state, so a rule using it is tested in
+# order with && (the kernel stops at a rule's first failing match).
+MATCHERS: Mapping[str, MatchCode] = MappingProxyType({
+    "tcp": _tcp, "udp": _ports_terms, "icmp": _icmp, "multiport": _multiport, "mark": _mark,
+    "conntrack": _conntrack, "state": _state, "addrtype": _addrtype, "comment": _nothing,
+    "nfacct": _nothing, "statistic": _statistic, "recent": _recent,
+})
+STATEFUL = frozenset({"recent"})
+
+
+def rule_terms(rule: Rule, rv: str = "rv") -> list[str]:
+    """The C terms (each 0 or 1) whose AND is the rule's test."""
+    terms = []
+    if rule.protocol:
+        terms.append(_neg(f"(pkt->protocol == {rv}->proto)", rule.protocol_invert))
+    if rule.source is not None:
+        terms.append(_neg(f"((pkt->saddr & {rv}->smask) == {rv}->src)", rule.source_invert))
+    if rule.destination is not None:
+        terms.append(_neg(f"((pkt->daddr & {rv}->dmask) == {rv}->dst)",
+                          rule.destination_invert))
+    for side, name, invert in (("in", rule.in_iface, rule.in_iface_invert),
+                               ("out", rule.out_iface, rule.out_iface_invert)):
+        if name is None:
+            continue
+        if name.endswith("+"):
+            raise UnsupportedRule("interface wildcards (+) are not enforced by the datapath yet")
+        terms.append(_neg(f"(pkt->{side}_ifindex == {rv}->{side}_ifindex)", invert))
+    if rule.fragment is not None:
+        later = "((pkt->flags & PKT_F_FRAG_LATER) != 0)"
+        terms.append(later if rule.fragment else f"!{later}")
+    for match in rule.matches:
+        code = MATCHERS.get(match.name)
+        if code is None:
+            raise UnsupportedRule(f"-m {match.name} is not enforced by the datapath yet")
+        terms += code(match.options, rv)
+    return terms
+
+
+def rule_test(rule: Rule, rv: str = "rv") -> str:
+    terms = rule_terms(rule, rv)
+    if not terms:
+        return "1"
+    joiner = " && " if any(match.name in STATEFUL for match in rule.matches) else " & "
+    return joiner.join(terms)
+
+
+def action_kind(rule: Rule) -> str | None:
+    """The rule's action kind (an ACT key)."""
+    target = rule.target
+    if target is None:
+        return None
+    name = target.name
+    if name in ("ACCEPT", "DROP", "RETURN"):
+        return name
+    if name in STANDARD_TARGETS:
+        raise UnsupportedRule(f"-j {name} is not enforced by the datapath yet")
+    if target.options is None:
+        return "GOTO" if target.goto else "JUMP"
+    if name == "CONNMARK" and target.options.mode != "set":
+        raise UnsupportedRule("CONNMARK: only --set-xmark is enforced by the datapath yet")
+    if name == "CT":
+        if not target.options.notrack:
+            raise UnsupportedRule("CT: only --notrack is enforced by the datapath yet")
+        return "NOTRACK"
+    if name not in ACT:
+        raise UnsupportedRule(f"-j {name} is not enforced by the datapath yet")
+    return name
+
+
+# --- chain programs -----------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Writer:
+    lines: list[str]
+
+    def __call__(self, line: str = "", indent: int = 1) -> None:
+        self.lines.append("\t" * indent + line if line else "")
+
+
+def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: tuple[str, str],
+            indent: int) -> None:
+    """The code of one action kind; `resume` is (block, candidate) to come back to after a
+    jump. Non-terminal actions fall through to what follows."""
+    block, cand = resume
+    if kind == "ACCEPT":
+        out("return stage_done(skb, st);", indent)
+    elif kind == "DROP":
+        out("return drop_packet(st, DROP_RULE);", indent)
+    elif kind == "RETURN":
+        out("goto policy;" if program.builtin else "return chain_return(skb, st);", indent)
+    elif kind == "JUMP":
+        out(f"return chain_jump(skb, st, {program.index}, {block}, {cand}, member, &rv->act);",
+            indent)
+    elif kind == "GOTO":
+        out("return chain_goto(skb, st, &rv->act);", indent)
+    elif kind == "MARK":
+        out("act_mark(skb, st, &rv->act);", indent)
+    elif kind == "CONNMARK":
+        out("act_connmark(st, &rv->act);", indent)
+    elif kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
+        out("return act_nat(skb, st, &rv->act);", indent)
+    elif kind == "REJECT":
+        out("return drop_packet(st, DROP_REJECT);", indent)
+    elif kind == "NOTRACK":
+        out("st->ct.flags |= CTI_NOTRACK;", indent)
+    # LOG and no target: counted, nothing else
+
+
+def _actions(out: _Writer, kinds: set[str | None], program: ChainProgram,
+             resume: tuple[str, str], indent: int) -> None:
+    """The code of a block whose rules take several action kinds: a switch on the data's."""
+    if len(kinds) == 1:
+        _action(out, next(iter(kinds)), program, resume, indent)
+        return
+    out("switch (rv->act.kind) {", indent)
+    for kind in sorted(kinds, key=lambda k: ACT[k]):
+        out(f"case {ACT[kind]}:", indent)
+        _action(out, kind, program, resume, indent + 1)
+        out("break;", indent + 1)
+    out("}", indent)
+
+
+def _kinds(block: Block) -> set[str | None]:
+    return {action_kind(rule) for _, rule in block_members(block)}
+
+
+def _mask_c(length: int) -> str:
+    return f"bpf_htonl(0x{(0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF:08x})"
+
+
+def _lookup_key(out: _Writer, block: LookupBlock, index: int) -> None:
+    """Fill `key` (struct lk_key or lk_lpm_key) from the packet; skip the block when the packet
+    has no value for a key field."""
+    lpm = block.storage == "lpm"
+    out(f"struct {'lk_lpm_key' if lpm else 'lk_key'} key = {{}};", 2)
+    out("key.member = member;", 2)
+    if lpm:
+        out("key.prefixlen = LK_LPM_EXACT_BITS + 32;", 2)
+    for field in block.key:
+        if field.name == "protocol":
+            out("key.proto = pkt->protocol;", 2)
+        elif field.name == "dport":
+            out(f"if (!(pkt->flags & PKT_F_PORTS)) goto b{index + 1};", 2)
+            out("key.dport = pkt->dport;", 2)
+        else:
+            address = "pkt->saddr" if field.name == "source" else "pkt->daddr"
+            if field.lpm:
+                out(f"key.addr = {address};", 2)
+            else:
+                mask = _mask_c(field.length) if field.length < 32 else ""
+                value = f"{address} & {mask}" if mask else address
+                slot = ("fixed" if lpm else "src" if field.name == "source" else "dst")
+                out(f"key.{slot} = {value};", 2)
+
+
+def lookup_map_name(program: ChainProgram, index: int) -> str:
+    return f"lk{program.index}_{index}"
+
+
+def _lookup(out: _Writer, program: ChainProgram, index: int, block: LookupBlock,
+            maps: list[str]) -> None:
+    name = lookup_map_name(program, index)
+    if block.storage == "lpm":
+        maps.append(f'BPF_F_TABLE("lpm_trie", struct lk_lpm_key, struct lk_val, {name}, '
+                    f"LOOKUP_MAX_ENTRIES, BPF_F_NO_PREALLOC);")
+    else:
+        maps.append(f'BPF_F_TABLE("hash", struct lk_key, struct lk_val, {name}, '
+                    f"LOOKUP_MAX_ENTRIES, BPF_F_NO_PREALLOC);")
+    _lookup_key(out, block, index)
+    out(f"struct lk_val *entry = {name}.lookup(&key);", 2)
+    out(f"if (!entry) goto b{index + 1};", 2)
+    out(f"__u32 start = block == {index} ? cand : 0;", 2)
+    kinds = _kinds(block)
+    out("#pragma unroll", 0)
+    out("for (int i = 0; i < LOOKUP_CANDIDATES; i++) {", 2)
+    out("if (i >= entry->count) break;", 3)
+    out("if (i < start) continue;", 3)
+    out("__u32 slot = entry->cand[i].slot;", 3)
+    out("struct rule_val *rv = rdata.lookup(&slot);", 3)
+    out("if (!rv) continue;", 3)
+    out("int hit = 0;", 3)
+    out("switch (entry->cand[i].variant) {", 3)
+    for number, variant in enumerate(block.variants):
+        out(f"case {number}: hit = {rule_test(variant)}; break;", 3)
+    out("}", 3)
+    out("if (!hit) continue;", 3)
+    out("rule_count(st, rv);", 3)
+    _actions(out, kinds, program, (str(index), "i + 1"), 3)
+    out("}", 2)
+
+
+def _members(out: _Writer, program: ChainProgram, index: int, block: SelectBlock | AffinityBlock,
+             test: str) -> None:
+    """One by one from `start`: member i is taken when `test` holds (rv: its rule)."""
+    kinds = _kinds(block)
+    limit = "SELECT_TRIES" if isinstance(block, SelectBlock) else "AFFINITY_MAX"
+    out(f"for (__u32 i = 0; i < {limit}; i++) {{", 2)
+    out("__u32 at = start + i;", 3)
+    out("if (at >= head->count) break;", 3)
+    out(f"struct sel_key mkey = {{.prog = {program.index}, .block = {index}, "
+        ".member = member, .index = at};", 3)
+    out("struct sel_member *one = selm.lookup(&mkey);", 3)
+    out("if (!one) break;", 3)
+    out("__u32 slot = one->slot;", 3)
+    out("struct rule_val *rv = rdata.lookup(&slot);", 3)
+    out(f"if (!rv || !({test})) continue;", 3)
+    out("rule_count(st, rv);", 3)
+    _actions(out, kinds, program, (str(index), "at + 1"), 3)
+    out("}", 2)
+
+
+def _select(out: _Writer, program: ChainProgram, index: int, block: SelectBlock) -> None:
+    kinds = _kinds(block)
+    out(f"struct rblk_key hkey = {{.prog = {program.index}, .block = {index}, "
+        ".member = member};", 2)
+    out("struct sel_head *head = selh.lookup(&hkey);", 2)
+    out(f"if (!head || !head->count) goto b{index + 1};", 2)
+    out(f"__u32 start = block == {index} ? cand : 0;", 2)
+    out("if (start == 0) {", 2)
+    # the shared rest of the rules (values: the first member's), then one draw
+    out(f"struct sel_key first = {{.prog = {program.index}, .block = {index}, "
+        ".member = member, .index = 0};", 3)
+    out("struct sel_member *m0 = selm.lookup(&first);", 3)
+    out(f"if (!m0) goto b{index + 1};", 3)
+    out("__u32 slot0 = m0->slot;", 3)
+    out("struct rule_val *rv = rdata.lookup(&slot0);", 3)
+    out(f"if (!rv || !({rule_test(block.template)})) goto b{index + 1};", 3)
+    out("__u32 bucket = ((__u64)bpf_get_prandom_u32() * head->table) >> 32;", 3)
+    out(f"struct sel_key bkey = {{.prog = {program.index}, .block = {index}, "
+        ".member = member, .index = bucket};", 3)
+    out("struct sel_member *pick = selm.lookup(&bkey);", 3)
+    out(f"if (!pick) goto b{index + 1};", 3)
+    out("__u32 chosen = bpf_get_prandom_u32() < pick->cut ? bucket : pick->alias;", 3)
+    out(f"if (chosen >= head->count) goto b{index + 1}; /* no member: none matched */", 3)
+    out("bkey.index = chosen;", 3)
+    out("pick = selm.lookup(&bkey);", 3)
+    out(f"if (!pick) goto b{index + 1};", 3)
+    out("slot0 = pick->slot;", 3)
+    out("rv = rdata.lookup(&slot0);", 3)
+    out(f"if (!rv) goto b{index + 1};", 3)
+    out("rule_count(st, rv);", 3)
+    _actions(out, kinds, program, (str(index), "chosen + 1"), 3)
+    out(f"goto b{index + 1};", 3)
+    out("}", 2)
+    # after a chosen member's chain returned: the kernel's draws, one rule after the other
+    _members(out, program, index, block, f"({rule_test(block.template)}) & "
+             "((bpf_get_prandom_u32() & 0x7fffffff) < one->probability)")
+
+
+def _affinity(out: _Writer, program: ChainProgram, index: int, block: AffinityBlock) -> None:
+    out(f"struct rblk_key hkey = {{.prog = {program.index}, .block = {index}, "
+        ".member = member};", 2)
+    out("struct sel_head *head = selh.lookup(&hkey);", 2)
+    out(f"if (!head) goto b{index + 1};", 2)
+    out(f"__u32 start = block == {index} ? cand : 0;", 2)
+    _members(out, program, index, block,
+             f"({rule_test(block.template)}) & m_recent_check(st, rv)")
+
+
+def _rule(out: _Writer, program: ChainProgram, index: int, block: RuleBlock) -> None:
+    out(f"struct rblk_key rkey = {{.prog = {program.index}, .block = {index}, "
+        ".member = member};", 2)
+    out("struct rule_val *rv = rblk.lookup(&rkey);", 2)
+    out(f"if (!rv || !({rule_test(block.rule)})) goto b{index + 1};", 2)
+    out("rule_count(st, rv);", 2)
+    _action(out, action_kind(block.rule), program, (str(index + 1), "0"), 2)
+
+
+def chain_program_c(program: ChainProgram, maps: list[str]) -> list[str]:
+    """The C function of one chain program; map declarations it needs go to ``maps``."""
+    out = _Writer([])
+    blocks = program.chain.blocks
+    members = "" if program.builtin else f" ({len(program.members)} members)"
+    out(f"/* {program.table} {program.name}{members} */", 0)
+    out(f"int {program.function}(struct __sk_buff *skb)", 0)
+    out("{", 0)
+    out("struct pkt_state *st = pkt_state_get();")
+    out("if (!st)")
+    out("return TC_ACT_SHOT;", 2)
+    out("struct chain_state *cs = chain_state_of(st);")
+    out("struct pkt_info *pkt = &st->pkt;")
+    out("__u32 member = cs->cur.member;")
+    out("__u32 block = cs->cur.block;")
+    out("__u32 cand = cs->cur.cand;")
+    out("(void)pkt; (void)cand;")
+    out("switch (block) {")
+    for index in range(len(blocks)):
+        out(f"case {index}: goto b{index};")
+    out("case BLOCK_POLICY: goto policy;")
+    out(f"default: goto b{len(blocks)};")
+    out("}")
+    for index, block in enumerate(blocks):
+        out(f"b{index}: {{", 0)
+        if isinstance(block, LookupBlock):
+            _lookup(out, program, index, block, maps)
+        elif isinstance(block, SelectBlock):
+            _select(out, program, index, block)
+        elif isinstance(block, AffinityBlock):
+            _affinity(out, program, index, block)
+        else:
+            _rule(out, program, index, block)
+        out("}", 0)
+    out(f"b{len(blocks)}:", 0)
+    if program.builtin:
+        out("policy:", 0)
+        out(f"return chain_policy(skb, st, {program.index});")
+    else:
+        out("policy:", 0)
+        out("return chain_return(skb, st);")
+    out("}", 0)
+    return out.lines
+
+
+# --- the pipeline and the entry programs --------------------------------------------------
+
+def _label(stage: str) -> str:
+    return "l" + stage[2:].lower()
+
+
+def pipeline_c(plan_layout: Layout) -> list[str]:
+    """Program 0: the hooks in netfilter's order. A call runs the fixed steps (conntrack,
+    NAT of known flows, routing, confirming) straight on, up to the next table stage with a
+    program; that program comes back here through stage_done, at the stage after it."""
+    out = _Writer([])
+    out("enum stage {", 0)
+    for number, (stage, _, _, _) in enumerate(STAGES, 1):
+        out(f"{stage} = {number},")
+    out("};", 0)
+    out("", 0)
+    out("int pipeline(struct __sk_buff *skb)", 0)
+    out("{", 0)
+    out("struct pkt_state *st = pkt_state_get();")
+    out("if (!st)")
+    out("return TC_ACT_SHOT;", 2)
+    out("struct chain_state *cs = chain_state_of(st);")
+    out("int egress = st->pkt.in_ifindex == 0;")
+    out("switch (cs->stage) {")
+    for stage, _, _, _ in STAGES:
+        out(f"case {stage}: goto {_label(stage)};")
+    out("default: return TC_ACT_OK;")
+    out("}")
+    for number, (stage, table, what, then) in enumerate(STAGES):
+        nxt = then or (STAGES[number + 1][0] if number + 1 < len(STAGES) else stage)
+        out(f"{_label(stage)}:", 0)
+        if table is not None:
+            out(f"cs->stage = {nxt};")
+            program = plan_layout.builtin(table, what)
+            if program is not None:
+                guard = ""
+                if table == "nat":  # nat chains see a connection's first packet only
+                    done = ("CTI_SNAT_DONE" if what in ("POSTROUTING", "INPUT")
+                            else "CTI_DNAT_DONE")
+                    guard = f"(st->ct.flags & (CTI_NEW | {done})) == CTI_NEW"
+                out(f"if ({guard})" if guard else "{")
+                out(f"return chain_enter(skb, st, {program.index});", 2)
+                if not guard:
+                    out("}")
+        elif stage == "ST_CT":
+            out("ct_lookup4(st);")
+            out("if (egress)")
+            out(f"goto {_label('ST_MANGLE_OUT')};", 2)
+        elif stage == "ST_DNAT":
+            out("if (st->ct.flags & CTI_NEW)")
+            out("st->ct.flags |= CTI_DNAT_DONE; /* no nat rule bound it: identity */", 2)
+            out("else if (nat_existing4(skb, st, 1) < 0)")
+            out("return drop_packet(st, DROP_REWRITE);", 2)
+            out("if (egress)")
+            out(f"goto {_label('ST_FILTER_OUT')};", 2)
+        elif stage == "ST_ROUTE":
+            out("if (route_local(skb, st))")
+            out(f"goto {_label('ST_MANGLE_IN')};", 2)
+        elif stage == "ST_SNAT":
+            out("if (st->ct.flags & CTI_NEW) {")
+            out("if (!(st->ct.flags & CTI_SNAT_DONE) && snat_null4(skb, st) < 0)", 2)
+            out("return drop_packet(st, DROP_NAT_NO_TUPLE);", 3)
+            out("} else if (nat_existing4(skb, st, 0) < 0) {")
+            out("return drop_packet(st, DROP_REWRITE);", 2)
+            out("}")
+        elif stage == "ST_DONE":
+            out("if (ct_confirm4(st, NULL) < 0)")
+            out("return drop_packet(st, DROP_NAT_NO_TUPLE);", 2)
+            out("return TC_ACT_OK;")
+        if then is not None:
+            out(f"goto {_label(then)};")
+    out("}", 0)
+    return out.lines
+
+
+ENTRIES = r"""
+/* The null binding of a new connection no nat rule bound (nf_nat's alloc_null_binding):
+ * keeps its reply tuple unique against connections already translated onto it. */
+static __always_inline int snat_null4(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct nat_range range = {};
+	struct flow4 to;
+
+	range.kind = NAT_KIND_SNAT;
+	range.min_addr = st->pkt.saddr;
+	range.max_addr = st->pkt.saddr;
+	if (nat_bind4(st, &range, &to) < 0)
+		return -1;
+	return nat_rewrite4(skb, st, &to);
+}
+
+/* Routing after PREROUTING: 1 for a packet to this host (INPUT), 0 to forward (FORWARD and
+ * POSTROUTING; out_ifindex is the FIB's egress interface). */
+static __always_inline int route_local(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if (m_local(st->pkt.daddr))
+		return 1;
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_src = st->pkt.saddr;
+	fib.ipv4_dst = st->pkt.daddr;
+	fib.tos = st->pkt.tos;
+	fib.l4_protocol = st->pkt.protocol;
+	fib.tot_len = st->pkt.tot_len;
+	fib.ifindex = st->pkt.in_ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		st->pkt.out_ifindex = fib.ifindex;
+		return 0;
+	}
+	return rc == BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
+static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *st)
+{
+	pkt_state_reset(st);
+	int parsed = parse_ipv4(skb, &st->pkt);
+	if (parsed == PARSE_NOT_IPV4)
+		return 1;
+	if (parsed != PARSE_OK) {
+		drop_packet(st, DROP_MALFORMED);
+		return -1;
+	}
+	st->now_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* tc ingress of every interface: PREROUTING, then INPUT or FORWARD and POSTROUTING. */
+int tc_ingress(struct __sk_buff *skb)
+{
+	struct pkt_state *st = pkt_state_get();
+	if (!st)
+		return TC_ACT_SHOT;
+	int started = entry_start(skb, st);
+	if (started)
+		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
+	st->pkt.in_ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	if (st->pkt.flags & PKT_F_FRAG_LATER)
+		return frag_follow4(skb, st);
+	chain_state_of(st)->stage = ST_RAW_PRE;
+	return stage_done(skb, st);
+}
+
+/* tc egress: packets this host sends (OUTPUT, POSTROUTING); forwarded ones were judged at
+ * their ingress. */
+int tc_egress(struct __sk_buff *skb)
+{
+	if (skb->ingress_ifindex)
+		return TC_ACT_OK;
+	struct pkt_state *st = pkt_state_get();
+	if (!st)
+		return TC_ACT_SHOT;
+	int started = entry_start(skb, st);
+	if (started)
+		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
+	st->pkt.out_ifindex = skb->ifindex;
+	if (st->pkt.flags & PKT_F_FRAG_LATER)
+		return frag_follow4(skb, st);
+	chain_state_of(st)->stage = ST_RAW_OUT;
+	return stage_done(skb, st);
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedDatapath:
+    """The C of a Plan's Shape, its layout, and the program functions in prog-array order
+    (index 0 the pipeline)."""
+
+    source: str
+    layout: Layout
+    tail_calls: tuple[str, ...]
+    defines: Mapping[str, int]
+
+
+def _capacity(count: int) -> int:
+    size = 1024
+    while size < 2 * count:
+        size *= 2
+    return size
+
+
+def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
+    """The datapath for ``plan``: raises UnsupportedRule for what it cannot enforce."""
+    plan_layout = layout(plan, report)
+    maps: list[str] = []
+    bodies: list[str] = []
+    for program in plan_layout.programs:
+        bodies += chain_program_c(program, maps)
+        bodies.append("")
+    rules = sum(len(block.rules) for table in plan.tables.values()
+                for chain in table.chains.values() for block in chain.blocks)
+    entries: dict[tuple[int, int], int] = {}  # per lookup map: the entries of all members
+    for program in plan_layout.programs:
+        chains = plan.tables[program.table].chains
+        for member in program.members:
+            for index, block in enumerate(chains[member].blocks):
+                if isinstance(block, LookupBlock):
+                    entries[(program.index, index)] = (entries.get((program.index, index), 0)
+                                                       + len(block.entries))
+    defines = {"PROGS_MAX": max(8, 1 << (len(plan_layout.programs) + 1).bit_length()),
+               "RULE_SLOTS": _capacity(rules),
+               "LOOKUP_MAX_ENTRIES": _capacity(max(entries.values(), default=1))}
+    header = [f"/* Generated by bpftables (bpf/codegen.py) for shape {report.shape_hash}. */",
+              '#include "datapath.h"', '#include "chains.h"', ""]
+    pipeline = pipeline_c(plan_layout)  # its enum goes first: the entry programs use it
+    enum_end = pipeline.index("};") + 1
+    source = "\n".join([*header, *pipeline[:enum_end], *maps, ENTRIES, *bodies,
+                        *pipeline[enum_end:], ""])
+    tail_calls = ("pipeline", *(program.function for program in plan_layout.programs))
+    return GeneratedDatapath(source, plan_layout, tail_calls, MappingProxyType(defines))
+
+
+def iter_programs(plan_layout: Layout) -> Iterator[ChainProgram]:
+    return iter(plan_layout.programs)
