@@ -4,7 +4,8 @@
  * parse -> conntrack -> "PREROUTING": a known flow gets its destination manip, a new one the
  * first matching DNAT rule of harness_cfg (or the identity) -> "POSTROUTING": a known flow
  * gets its source manip, a new one the first matching SNAT rule (or the null binding) ->
- * confirm -> TC_ACT_OK. No FIB: every packet counts as forwarded. */
+ * confirm -> TC_ACT_OK. No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
+ * SNAT rules, the null binding), every other one counts as forwarded. */
 #include "datapath.h"
 
 /* The harness's rules and switches (struct harness_cfg, index 0). */
@@ -37,12 +38,13 @@ harness_match(const struct harness_rule *rules, const struct pkt_info *pkt, int 
 static __always_inline int harness_bind(struct __sk_buff *skb, struct pkt_state *st,
 					const struct harness_cfg *cfg, int dnat)
 {
-	const struct harness_rule *rule =
-		harness_match(dnat ? cfg->dnat : cfg->snat, &st->pkt, dnat);
+	const struct harness_rule *rule = NULL;
 	struct nat_range null_range = {};
 	const struct nat_range *range;
 	struct flow4 to;
 
+	if (dnat || (st->pkt.daddr != cfg->local[0] && st->pkt.daddr != cfg->local[1]))
+		rule = harness_match(dnat ? cfg->dnat : cfg->snat, &st->pkt, dnat);
 	if (rule) {
 		range = &rule->to;
 	} else if (dnat) {

@@ -92,6 +92,7 @@ NAT_F_RANDOM_FULLY = 0x04
 NAT_F_PERSISTENT = 0x08
 # harness
 HARNESS_RULES = 4
+HARNESS_LOCALS = 2
 HCFG_DROP_INVALID = 0x01
 HCFG_NO_CONFIRM = 0x02
 HCFG_FORGET = 0x04
@@ -164,7 +165,8 @@ class harness_rule(ctypes.Structure):  # noqa: N801
 
 class harness_cfg(ctypes.Structure):  # noqa: N801
     _fields_ = [("dnat", harness_rule * HARNESS_RULES), ("snat", harness_rule * HARNESS_RULES),
-                ("clock_offset_ns", u64), ("flags", u32), ("pad", u32)]
+                ("clock_offset_ns", u64), ("flags", u32), ("local", u32 * HARNESS_LOCALS),
+                ("pad", u32)]
 
 
 # Everything the layout test compares: struct name -> ctypes mirror.

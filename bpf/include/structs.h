@@ -183,6 +183,7 @@ struct frag_entry {
 #ifndef HARNESS_RULES
 #define HARNESS_RULES 4
 #endif
+#define HARNESS_LOCALS 2
 
 /* One nat rule of the harness: match protocol, address/mask (DNAT: destination, SNAT:
  * source) and destination port, then bind `to`. */
@@ -205,6 +206,9 @@ struct harness_cfg {
 	struct harness_rule snat[HARNESS_RULES]; /* "POSTROUTING"; no match: null binding */
 	__u64 clock_offset_ns; /* added to bpf_ktime_get_ns: tests move time forward */
 	__u32 flags;           /* HCFG_* */
+	/* the node's own addresses: a packet to one of them takes the INPUT path, whose nat
+	 * chain (empty in the harness) gives it the null source binding (no FIB here) */
+	__be32 local[HARNESS_LOCALS];
 	__u32 pad;
 };
 

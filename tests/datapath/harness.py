@@ -118,8 +118,12 @@ class Harness:
     def _table(self, name: str) -> Any:
         return self.bpf.get_table(name.encode())
 
-    def configure(self, rules: list[NatRule], flags: int = 0) -> None:
+    def configure(self, rules: list[NatRule], flags: int = 0,
+                  local: tuple[int, ...] = ()) -> None:
+        """Rules, HCFG_* flags, and the node's own addresses (model integers)."""
         cfg = structs.harness_cfg(flags=flags, clock_offset_ns=self.clock_offset_ns)
+        for index, own in enumerate(local[:structs.HARNESS_LOCALS]):
+            cfg.local[index] = be32(own)
         dnat = [rule for rule in rules if rule.kind == "DNAT"]
         snat = [rule for rule in rules if rule.kind != "DNAT"]
         if len(dnat) > structs.HARNESS_RULES or len(snat) > structs.HARNESS_RULES:

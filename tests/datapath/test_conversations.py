@@ -85,7 +85,8 @@ def make_pair(harness: Harness, rules: list[NatRule], drop_invalid: bool = True)
     text = nat_table(rules) + (DROP_INVALID if drop_invalid else "")
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
     node = Node(ruleset, node_host("198.18.5.0/24"), icmp_ratelimit_ms=0)
-    harness.configure(rules, structs.HCFG_DROP_INVALID if drop_invalid else 0)
+    harness.configure(rules, structs.HCFG_DROP_INVALID if drop_invalid else 0,
+                      local=(address("198.18.0.1"), address(NODE_N1)))
     return Pair(node, harness)
 
 
@@ -259,58 +260,82 @@ def test_non_ipv4_passes_and_a_broken_header_drops(harness: Harness) -> None:
 
 # --- generated conversations ------------------------------------------------------------------
 
-ENDS = [(CLIENT, "n0"), (CLIENT2, "n0")]
+RULE_SETS = [
+    SERVICE_RULES,
+    [],  # null bindings only
+    [NatRule("DNAT", "198.18.5.5/32", "198.18.1.2", "tcp", 80, to_ports=(8080, 8081)),
+     NatRule("DNAT", "198.18.5.5/32", "198.18.1.2"),
+     NatRule("SNAT", "198.18.0.0/24", "198.18.1.9", "udp", to_ports=(2000, 2002)),
+     NatRule("SNAT", "198.18.0.0/24", "198.18.1.9", "tcp", to_ports=(1000, 1001)),
+     NatRule("SNAT", "198.18.0.0/24", "198.18.1.9")],
+    [NatRule("DNAT", "198.18.5.0/24", "198.18.1.2", "udp", 53),
+     NatRule("MASQUERADE", "198.18.0.2/32", NODE_N1, "tcp", to_ports=(40000, 40001)),
+     NatRule("SNAT", "198.18.0.0/23", "198.18.1.1")],
+]
+FLAGS = [TCP_SYN, TCP_SYN, TCP_ACK, TCP_ACK | TCP_PSH, TCP_SYN | TCP_ACK, TCP_FIN | TCP_ACK,
+         TCP_RST, TCP_RST | TCP_ACK, 0]
 
 
 @st.composite
 def conversation(draw: st.DrawFn) -> list[tuple[str, object]]:
-    steps = []
-    for _ in range(draw(st.integers(1, 14))):
-        kind = draw(st.sampled_from(["new", "new", "answer", "answer", "again", "error",
-                                     "wait"]))
-        if kind == "new":
+    steps: list[tuple[str, object]] = []
+    for _ in range(draw(st.integers(1, 16))):
+        kind = draw(st.sampled_from(["new", "new", "server", "answer", "answer", "again",
+                                     "error", "wait"]))
+        if kind in ("new", "server"):
             protocol = draw(st.sampled_from([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP]))
-            src = draw(st.sampled_from([CLIENT, CLIENT2]))
-            dst = draw(st.sampled_from([SERVICE, SERVER]))
-            sport = draw(st.sampled_from([40000, 40001, 1000]))
-            dport = draw(st.sampled_from([80, 53, 8080]))
-            flags = draw(st.sampled_from([TCP_SYN, TCP_SYN, TCP_ACK, TCP_SYN | TCP_ACK,
-                                          TCP_FIN | TCP_ACK, TCP_RST]))
+            if kind == "new":
+                src = draw(st.sampled_from([CLIENT, CLIENT2]))
+                dst = draw(st.sampled_from([SERVICE, SERVER, address("198.18.5.6")]))
+            else:
+                src, dst = SERVER, draw(st.sampled_from([CLIENT, CLIENT2]))
+            sport = draw(st.sampled_from([40000, 40001, 1000, 2000, 8080]))
+            dport = draw(st.sampled_from([80, 53, 8080, 40000]))
             if protocol == IPPROTO_ICMP:
                 packet = Packet(src, dst, protocol, sport % 7, icmp_type=8)
             else:
-                packet = Packet(src, dst, protocol, sport, dport, tcp_flags=flags)
-            steps.append(("new", packet))
+                packet = Packet(src, dst, protocol, sport, dport,
+                                tcp_flags=draw(st.sampled_from(FLAGS)))
+            steps.append((kind, packet))
         elif kind == "wait":
-            steps.append(("wait", draw(st.sampled_from([5, 35, 65, 200]))))
+            steps.append(("wait", draw(st.sampled_from([5, 35, 65, 125, 200]))))
         else:
-            steps.append((kind, draw(st.integers(0, 5))))
+            steps.append((kind, (draw(st.integers(0, 7)), draw(st.sampled_from(FLAGS)))))
     return steps
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(steps=conversation())
+@given(rules=st.sampled_from(RULE_SETS), steps=conversation())
 def test_generated_conversations_agree_with_the_model(compiled_harness: Harness,
+                                                      rules: list[NatRule],
                                                       steps: list[tuple[str, object]]) -> None:
     compiled_harness.reset()
-    pair = make_pair(compiled_harness, SERVICE_RULES)
-    sent: list[Packet] = []  # packets the client sent, as they left the node
+    pair = make_pair(compiled_harness, rules)
+    sent: list[tuple[Packet, Packet, str]] = []  # (as sent, as it left, where from)
     for kind, value in steps:
-        if kind == "new":
+        if kind in ("new", "server"):
             assert isinstance(value, Packet)
-            outcome = pair.send(value, "n0")
+            iface = "n0" if kind == "new" else "n1"
+            outcome = pair.send(value, iface)
             if outcome.verdict == "ACCEPT":
-                sent.append((value, outcome.packet))
+                sent.append((value, outcome.packet, iface))
         elif kind == "wait":
             assert isinstance(value, int)
             pair.advance(value)
         elif sent:
-            assert isinstance(value, int)
-            original, out = sent[value % len(sent)]
+            assert isinstance(value, tuple)
+            index, flags = value
+            original, out, iface = sent[index % len(sent)]
+            back = "n1" if iface == "n0" else "n0"
             if kind == "answer":
-                pair.send(answer(out), "n1")
+                reply = answer(out)
+                if reply.protocol == IPPROTO_TCP and index % 2:
+                    reply = reply.with_(tcp_flags=flags)
+                pair.send(reply, back)
             elif kind == "again":
-                pair.send(original, "n0")
+                if original.protocol == IPPROTO_TCP:
+                    original = original.with_(tcp_flags=flags)
+                pair.send(original, iface)
             else:
-                pair.send(unreachable(out), "n1")
+                pair.send(unreachable(out), back)
