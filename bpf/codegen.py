@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from iptparse.extensions.addrtype import ADDRESS_TYPES
+from iptparse.extensions.multiport import BOTH, SOURCE
 from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, Rule
 from translator.plan import (
     AffinityBlock,
@@ -174,7 +175,7 @@ def _icmp(options: Any, rv: str) -> list[str]:
 
 
 def _multiport(options: Any, rv: str) -> list[str]:
-    which = {"SOURCE": 1, "DESTINATION": 2, "BOTH": 3}[options.direction]
+    which = {SOURCE: 1, BOTH: 3}.get(options.direction, 2)
     return [NOT_LATER_FRAGMENT, _neg(f"m_multiport(pkt, {rv}, {which})", options.invert)]
 
 
@@ -320,7 +321,7 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: tuple
     if kind == "ACCEPT":
         out("return stage_done(skb, st);", indent)
     elif kind == "DROP":
-        out("return drop_packet(st, DROP_RULE);", indent)
+        out("return drop_packet(st, DROP_POLICY);", indent)
     elif kind == "RETURN":
         out("goto policy;" if program.builtin else "return chain_return(skb, st);", indent)
     elif kind == "JUMP":
@@ -602,8 +603,13 @@ def pipeline_c(plan_layout: Layout) -> list[str]:
             out("if (egress)")
             out(f"goto {_label('ST_FILTER_OUT')};", 2)
         elif stage == "ST_ROUTE":
-            out("if (route_local(skb, st))")
-            out(f"goto {_label('ST_MANGLE_IN')};", 2)
+            out("{")
+            out("int route = route_local(skb, st);", 2)
+            out("if (route < 0)", 2)
+            out("return TC_ACT_OK;", 3)
+            out("if (route)", 2)
+            out(f"goto {_label('ST_MANGLE_IN')};", 3)
+            out("}")
         elif stage == "ST_SNAT":
             out("if (st->ct.flags & CTI_NEW) {")
             out("if (!(st->ct.flags & CTI_SNAT_DONE) && snat_null4(skb, st) < 0)", 2)
@@ -614,6 +620,8 @@ def pipeline_c(plan_layout: Layout) -> list[str]:
         elif stage == "ST_DONE":
             out("if (ct_confirm4(st, NULL) < 0)")
             out("return drop_packet(st, DROP_NAT_NO_TUPLE);", 2)
+            out("if (!egress && st->pkt.out_ifindex)")
+            out("return forward_packet(skb, st);", 2)
             out("return TC_ACT_OK;")
         if then is not None:
             out(f"goto {_label(then)};")
@@ -621,95 +629,6 @@ def pipeline_c(plan_layout: Layout) -> list[str]:
     return out.lines
 
 
-ENTRIES = r"""
-/* The null binding of a new connection no nat rule bound (nf_nat's alloc_null_binding):
- * keeps its reply tuple unique against connections already translated onto it. */
-static __always_inline int snat_null4(struct __sk_buff *skb, struct pkt_state *st)
-{
-	struct nat_range range = {};
-	struct flow4 to;
-
-	range.kind = NAT_KIND_SNAT;
-	range.min_addr = st->pkt.saddr;
-	range.max_addr = st->pkt.saddr;
-	if (nat_bind4(st, &range, &to) < 0)
-		return -1;
-	return nat_rewrite4(skb, st, &to);
-}
-
-/* Routing after PREROUTING: 1 for a packet to this host (INPUT), 0 to forward (FORWARD and
- * POSTROUTING; out_ifindex is the FIB's egress interface). */
-static __always_inline int route_local(struct __sk_buff *skb, struct pkt_state *st)
-{
-	struct bpf_fib_lookup fib = {};
-	int rc;
-
-	if (m_local(st->pkt.daddr))
-		return 1;
-	fib.family = 2; /* AF_INET */
-	fib.ipv4_src = st->pkt.saddr;
-	fib.ipv4_dst = st->pkt.daddr;
-	fib.tos = st->pkt.tos;
-	fib.l4_protocol = st->pkt.protocol;
-	fib.tot_len = st->pkt.tot_len;
-	fib.ifindex = st->pkt.in_ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		st->pkt.out_ifindex = fib.ifindex;
-		return 0;
-	}
-	return rc == BPF_FIB_LKUP_RET_NOT_FWDED;
-}
-
-static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *st)
-{
-	pkt_state_reset(st);
-	int parsed = parse_ipv4(skb, &st->pkt);
-	if (parsed == PARSE_NOT_IPV4)
-		return 1;
-	if (parsed != PARSE_OK) {
-		drop_packet(st, DROP_MALFORMED);
-		return -1;
-	}
-	st->now_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-/* tc ingress of every interface: PREROUTING, then INPUT or FORWARD and POSTROUTING. */
-int tc_ingress(struct __sk_buff *skb)
-{
-	struct pkt_state *st = pkt_state_get();
-	if (!st)
-		return TC_ACT_SHOT;
-	int started = entry_start(skb, st);
-	if (started)
-		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
-	st->pkt.in_ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
-	if (st->pkt.flags & PKT_F_FRAG_LATER)
-		return frag_follow4(skb, st);
-	chain_state_of(st)->stage = ST_RAW_PRE;
-	return stage_done(skb, st);
-}
-
-/* tc egress: packets this host sends (OUTPUT, POSTROUTING); forwarded ones were judged at
- * their ingress. */
-int tc_egress(struct __sk_buff *skb)
-{
-	if (skb->ingress_ifindex)
-		return TC_ACT_OK;
-	struct pkt_state *st = pkt_state_get();
-	if (!st)
-		return TC_ACT_SHOT;
-	int started = entry_start(skb, st);
-	if (started)
-		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
-	st->pkt.out_ifindex = skb->ifindex;
-	if (st->pkt.flags & PKT_F_FRAG_LATER)
-		return frag_follow4(skb, st);
-	chain_state_of(st)->stage = ST_RAW_OUT;
-	return stage_done(skb, st);
-}
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,8 +674,8 @@ def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
               '#include "datapath.h"', '#include "chains.h"', ""]
     pipeline = pipeline_c(plan_layout)  # its enum goes first: the entry programs use it
     enum_end = pipeline.index("};") + 1
-    source = "\n".join([*header, *pipeline[:enum_end], *maps, ENTRIES, *bodies,
-                        *pipeline[enum_end:], ""])
+    source = "\n".join([*header, *pipeline[:enum_end], '#include "pipeline.h"', *maps,
+                        *bodies, *pipeline[enum_end:], ""])
     tail_calls = ("pipeline", *(program.function for program in plan_layout.programs))
     return GeneratedDatapath(source, plan_layout, tail_calls, MappingProxyType(defines))
 

@@ -39,6 +39,10 @@ class DropReason(enum.IntEnum):
     DROP_FRAG_FOLLOW = 6
     DROP_REWRITE = 7
     DROP_SCRATCH = 8
+    DROP_REJECT = 9
+    DROP_STACK = 10
+    DROP_TAILCALL = 11
+    DROP_NO_ADDRESS = 12
     DROP_MAX = 16
 
 
@@ -169,10 +173,75 @@ class harness_cfg(ctypes.Structure):  # noqa: N801
                 ("pad", u32)]
 
 
+# --- rules.h: the rule data the generated chain programs read ---
+
+LOOKUP_CANDIDATES = 8
+MULTIPORT_MAX = 15
+LK_LPM_EXACT_BITS = 96
+RV_F_ICMP_ANY_TYPE = 0x01
+RV_F_SRC_SIDE = 0x02
+
+
+class rule_act(ctypes.Structure):  # noqa: N801
+    _fields_ = [("kind", u8), ("pad", u8), ("prog", u16), ("member", u32), ("val", u32),
+                ("mask", u32), ("nat", nat_range)]
+
+
+class rule_val(ctypes.Structure):  # noqa: N801
+    _fields_ = [("src", u32), ("smask", u32), ("dst", u32), ("dmask", u32),
+                ("in_ifindex", u32), ("out_ifindex", u32), ("sport_lo", u16), ("sport_hi", u16),
+                ("dport_lo", u16), ("dport_hi", u16), ("mark", u32), ("mark_mask", u32),
+                ("ctstate", u32), ("probability", u32), ("proto", u8), ("tcp_mask", u8),
+                ("tcp_cmp", u8), ("icmp_type", u8), ("icmp_code_lo", u8), ("icmp_code_hi", u8),
+                ("multiport_n", u8), ("flags", u8), ("multiport", u16 * 2 * MULTIPORT_MAX),
+                ("recent_list", u32), ("recent_mask", u32),
+                ("recent_seconds", u32), ("slot", u32), ("act", rule_act)]
+
+
+class rblk_key(ctypes.Structure):  # noqa: N801
+    _fields_ = [("prog", u16), ("block", u16), ("member", u32)]
+
+
+class lk_key(ctypes.Structure):  # noqa: N801
+    _fields_ = [("member", u32), ("proto", u8), ("pad", u8), ("dport", u16), ("src", u32),
+                ("dst", u32)]
+
+
+class lk_lpm_key(ctypes.Structure):  # noqa: N801
+    _fields_ = [("prefixlen", u32), ("member", u32), ("proto", u8), ("pad", u8),
+                ("dport", u16), ("fixed", u32), ("addr", u32)]
+
+
+class lk_cand(ctypes.Structure):  # noqa: N801
+    _fields_ = [("slot", u32), ("variant", u8), ("pad", u8 * 3)]
+
+
+class lk_val(ctypes.Structure):  # noqa: N801
+    _fields_ = [("count", u32), ("cand", lk_cand * LOOKUP_CANDIDATES)]
+
+
+class sel_head(ctypes.Structure):  # noqa: N801
+    _fields_ = [("count", u32), ("table", u32)]
+
+
+class sel_key(ctypes.Structure):  # noqa: N801
+    _fields_ = [("prog", u16), ("block", u16), ("member", u32), ("index", u32)]
+
+
+class sel_member(ctypes.Structure):  # noqa: N801
+    _fields_ = [("cut", u32), ("alias", u32), ("probability", u32), ("slot", u32)]
+
+
+class rule_ctr(ctypes.Structure):  # noqa: N801
+    _fields_ = [("packets", u64), ("bytes", u64)]
+
+
 # Everything the layout test compares: struct name -> ctypes mirror.
 STRUCTS: dict[str, type[ctypes.Structure]] = {
     cls.__name__: cls for cls in (flow4, ct_entry, pkt_info, ct_info, nat_range, nat_search,
-                                  pkt_state, frag_key, frag_entry, harness_rule, harness_cfg)
+                                  pkt_state, frag_key, frag_entry, harness_rule, harness_cfg,
+                                  rule_act, rule_val, rblk_key, lk_key, lk_lpm_key, lk_cand,
+                                  lk_val, sel_head, sel_key, sel_member, rule_ctr)
 }
 
 

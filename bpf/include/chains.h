@@ -20,13 +20,6 @@
 #define PROG_PIPELINE 0
 #define BLOCK_POLICY 0xffff /* resume a built-in chain at its policy */
 
-/* Drop reasons of the rule code, after drop.h's (enum drop_reason ends below DROP_MAX). */
-#define DROP_RULE 9        /* -j DROP, or a built-in chain's DROP policy */
-#define DROP_REJECT 10     /* -j REJECT (no ICMP error or RST is sent yet) */
-#define DROP_STACK 11      /* jumps deeper than STACK_DEPTH */
-#define DROP_TAILCALL 12   /* a chain program missing from progs (cannot happen) */
-#define DROP_NO_ADDRESS 13 /* MASQUERADE/REDIRECT: the interface has no IPv4 address */
-
 struct frame {
 	__u16 prog;  /* the chain program */
 	__u16 block; /* the block to resume at (BLOCK_POLICY: a built-in chain's policy) */
@@ -42,6 +35,11 @@ struct chain_state {
 	__u16 builtin; /* the built-in chain program of the stage */
 	__u8 depth;    /* frames on the stack */
 	__u8 stage;    /* where the pipeline goes on */
+	/* a forwarded packet's next hop, from the FIB (the pipeline sends it there itself) */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u8 neigh;    /* 1: the FIB knew the neighbour's address (smac/dmac valid) */
+	__u8 pad[3];
 };
 
 _Static_assert(sizeof(struct chain_state) <= PKT_STATE_SPARE, "chain_state outgrows spare");
@@ -174,7 +172,7 @@ static __always_inline int chain_policy(struct __sk_buff *skb, struct pkt_state 
 		count->bytes += st->pkt.tot_len;
 	}
 	if (verdict && *verdict == ACT_DROP)
-		return drop_packet(st, DROP_RULE);
+		return drop_packet(st, DROP_POLICY);
 	return stage_done(skb, st);
 }
 

@@ -90,7 +90,6 @@ struct rule_val {
 	__u8 multiport_n;  /* entries used in multiport[] */
 	__u8 flags;        /* RV_F_* */
 	__u16 multiport[MULTIPORT_MAX][2]; /* --ports lists: [lo, hi] each */
-	__u16 pad;
 	__u32 recent_list; /* recent: the list's id */
 	__u32 recent_mask; /* recent: --mask */
 	__u32 recent_seconds; /* recent: --seconds (0: any age) */

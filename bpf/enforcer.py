@@ -1,0 +1,150 @@
+"""Plans into the kernel: compile a Plan's Shape when it is new, write its Data, attach.
+
+:class:`Enforcer` owns one network namespace's datapath. ``apply`` compiles only when the
+Shape hash differs from the running generation's (then the new programs get every entry before
+they replace the old ones on the interfaces, atomically per hook); otherwise it writes the
+entries that changed (new first, removals last) and the attached programs stay as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpf import structs
+from bpf.codegen import GeneratedDatapath, generate
+from bpf.csource import INCLUDE_DIR, inline_includes
+from bpf.loader import (
+    Datapath,
+    Hook,
+    ProgKind,
+    TcHooks,
+    compile_datapath,
+    netns_pin_dir,
+    retire_generations,
+)
+from bpf.ruledata import Environment, MapEntries, datapath_data
+from translator.plan import Plan
+from translator.shape import ShapeReport
+
+log = logging.getLogger(__name__)
+
+ENTRY_PROGRAMS = {"tc_ingress": Hook.INGRESS, "tc_egress": Hook.EGRESS}
+# Persistent maps (conntrack, fragments, recent lists, the scratch slot) survive recompiles
+# when the loader pins them (BPFT_MAP); without the loader (tests) they are plain maps.
+PERSISTENT = """#ifdef BPFT_PIN_MAPS
+#define BPFT_TABLE(_type, _key, _leaf, _name, _max) BPFT_MAP(_type, _key, _leaf, _name, _max)
+#endif
+"""
+
+
+def datapath_source(generated: GeneratedDatapath) -> str:
+    """The generated C as bcc must see it: limits first, the local headers pasted in (bcc
+    rewrites map calls only in the text it compiles)."""
+    head = "".join(f"#define {name} {value}\n" for name, value in generated.defines.items())
+    return head + PERSISTENT + inline_includes(generated.source, INCLUDE_DIR)
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    name: str
+    index: int
+    address: int | None  # its primary IPv4 address (model integer), if any
+
+
+class Enforcer:
+    """One namespace's datapath: ``netns`` None for this process's own (the agent)."""
+
+    def __init__(self, netns: str | None = None, pin_dir: Path | None = None) -> None:
+        self.netns = netns
+        self.pin_dir = pin_dir or netns_pin_dir(netns)
+        self.datapath: Datapath | None = None
+        self.data: MapEntries = {}
+        self.compiles = 0
+
+    # --- what the namespace looks like -----------------------------------------------------
+
+    def host_entries(self, interfaces: Iterable[Interface],
+                     local: Iterable[int]) -> MapEntries:
+        """localad (every address of the namespace) and ifaddr (each interface's primary)."""
+        entries: MapEntries = {"localad": {}, "ifaddr": {}}
+        for address in local:
+            entries["localad"][bytes(structs.u32(structs.be32(address)))] = bytes(structs.u32(1))
+        for interface in interfaces:
+            if interface.address is not None:
+                entries["ifaddr"][bytes(structs.u32(interface.index))] = bytes(
+                    structs.u32(structs.be32(interface.address)))
+        return entries
+
+    # --- applying a Plan -------------------------------------------------------------------
+
+    def apply(self, plan: Plan, report: ShapeReport, env: Environment,
+              interfaces: list[Interface], local: Iterable[int]) -> bool:
+        """Make the datapath run ``plan``; True when it had to compile."""
+        generated = generate(plan, report)
+        data = datapath_data(plan, generated, env)
+        data.update(self.host_entries(interfaces, local))
+        # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
+        label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
+        if self.datapath is not None and self.datapath.generation.label == label:
+            self._write(self.datapath.maps, data, self.data)
+            self.data = data
+            return False
+        datapath = compile_datapath(
+            datapath_source(generated), self.pin_dir,
+            functions={name: ProgKind.TC for name in ENTRY_PROGRAMS},
+            tail_calls={"progs": list(generated.tail_calls)}, label=label)
+        self.compiles += 1
+        self._write(datapath.maps, data, {})
+        with TcHooks(self.netns) as hooks:
+            for interface in interfaces:
+                for name, hook in ENTRY_PROGRAMS.items():
+                    hooks.attach(datapath.programs[name], interface.name, hook)
+            live = {attachment.prog_id for attachment in hooks.attached()}
+        retire_generations(self.pin_dir, datapath.generation, live)
+        if self.datapath is not None:
+            self.datapath.close()
+        self.datapath, self.data = datapath, data
+        return True
+
+    @staticmethod
+    def _write(maps: Mapping[str, object], new: MapEntries, old: MapEntries) -> None:
+        """Entries that are new or changed first, then the ones that went away."""
+        for name, entries in new.items():
+            target = maps[name]
+            before = old.get(name, {})
+            for key, value in entries.items():
+                if before.get(key) != value:
+                    target.update(key, value)  # type: ignore[attr-defined]
+        for name, entries in old.items():
+            target = maps[name]
+            after = new.get(name, {})
+            for key in entries:
+                if key not in after:
+                    target.delete(key)  # type: ignore[attr-defined]
+
+    def program_ids(self) -> dict[tuple[str, str], int]:
+        with TcHooks(self.netns) as hooks:
+            return {(attachment.ifname, attachment.hook.name): attachment.prog_id
+                    for attachment in hooks.attached() if attachment.ours}
+
+    def clear_connections(self) -> None:
+        """Forget every connection, fragment and recent entry (tests between examples)."""
+        assert self.datapath is not None
+        for name in ("ct_map", "frag_map", "recent"):
+            table = self.datapath.maps.get(name)
+            if table is not None:
+                for key in list(table.keys()):
+                    table.delete(key)
+
+    def close(self) -> None:
+        if self.datapath is not None:
+            self.datapath.close()
+            self.datapath = None
+
+
+def ipv4_of(text: str) -> int:
+    return int.from_bytes(socket.inet_aton(text), "big")

@@ -1,0 +1,133 @@
+/* The fixed part of the pipeline (bpf/codegen.py writes the rest): the null SNAT binding,
+ * routing, forwarding, and the tc entry programs. Needs enum stage (generated) first. */
+#ifndef BPFT_PIPELINE_H
+#define BPFT_PIPELINE_H
+
+/* bcc 0.26 declares bpf_redirect_neigh without its `plen` argument; the kernel's has it. */
+static long (*redirect_neigh4)(__u32 ifindex, void *params, int plen, __u64 flags) =
+	(void *)BPF_FUNC_redirect_neigh;
+
+/* The null binding of a new connection no nat rule bound (nf_nat's alloc_null_binding):
+ * keeps its reply tuple unique against connections already translated onto it. */
+static __always_inline int snat_null4(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct nat_range range = {};
+	struct flow4 to;
+
+	range.kind = NAT_KIND_SNAT;
+	range.min_addr = st->pkt.saddr;
+	range.max_addr = st->pkt.saddr;
+	if (nat_bind4(st, &range, &to) < 0)
+		return -1;
+	return nat_rewrite4(skb, st, &to);
+}
+
+/* Routing after PREROUTING: 1 for a packet to this host (INPUT), 0 to forward (FORWARD and
+ * POSTROUTING; out_ifindex is the FIB's egress interface, the next hop's MACs are kept for
+ * forward_packet), -1 to leave to the kernel (TTL running out, no route, MTU): it answers or
+ * drops such packets before its FORWARD hook too. */
+static __always_inline int route_local(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct chain_state *cs = chain_state_of(st);
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if (m_local(st->pkt.daddr))
+		return 1;
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_src = st->pkt.saddr;
+	fib.ipv4_dst = st->pkt.daddr;
+	fib.tos = st->pkt.tos;
+	fib.l4_protocol = st->pkt.protocol;
+	fib.tot_len = st->pkt.tot_len;
+	fib.ifindex = st->pkt.in_ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED)
+		return 1;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	if (st->pkt.ttl <= 1)
+		return -1;
+	st->pkt.out_ifindex = fib.ifindex;
+	cs->neigh = rc == BPF_FIB_LKUP_RET_SUCCESS;
+	__builtin_memcpy(cs->smac, fib.smac, 6);
+	__builtin_memcpy(cs->dmac, fib.dmac, 6);
+	return 0;
+}
+
+/* A forwarded packet that passed every hook leaves by its FIB interface from here: the
+ * kernel's own forwarding would see a source NATed to one of this host's addresses as a
+ * martian. As the kernel does: TTL minus one (and the IP checksum), the next hop's MACs. */
+static __always_inline int forward_packet(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct chain_state *cs = chain_state_of(st);
+	__u32 ttl_off = st->pkt.l3_off + offsetof(struct iphdr, ttl);
+	__u8 ttl = st->pkt.ttl - 1;
+	__be16 old_word, new_word;
+
+	if (bpf_skb_load_bytes(skb, ttl_off, &old_word, 2) < 0)
+		return drop_packet(st, DROP_REWRITE);
+	new_word = old_word;
+	*(__u8 *)&new_word = ttl;
+	if (bpf_l3_csum_replace(skb, st->pkt.l3_off + offsetof(struct iphdr, check), old_word,
+				new_word, 2) < 0 ||
+	    bpf_skb_store_bytes(skb, ttl_off, &new_word, 2, 0) < 0)
+		return drop_packet(st, DROP_REWRITE);
+	if (!cs->neigh)
+		return redirect_neigh4(st->pkt.out_ifindex, NULL, 0, 0);
+	if (bpf_skb_store_bytes(skb, 0, cs->dmac, 6, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 6, cs->smac, 6, 0) < 0)
+		return drop_packet(st, DROP_REWRITE);
+	return bpf_redirect(st->pkt.out_ifindex, 0);
+}
+
+static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *st)
+{
+	pkt_state_reset(st);
+	int parsed = parse_ipv4(skb, &st->pkt);
+	if (parsed == PARSE_NOT_IPV4)
+		return 1;
+	if (parsed != PARSE_OK) {
+		drop_packet(st, DROP_MALFORMED);
+		return -1;
+	}
+	st->now_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* tc ingress of every interface: PREROUTING, then INPUT or FORWARD and POSTROUTING. */
+int tc_ingress(struct __sk_buff *skb)
+{
+	struct pkt_state *st = pkt_state_get();
+	if (!st)
+		return TC_ACT_SHOT;
+	int started = entry_start(skb, st);
+	if (started)
+		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
+	st->pkt.in_ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	if (st->pkt.flags & PKT_F_FRAG_LATER)
+		return frag_follow4(skb, st);
+	chain_state_of(st)->stage = ST_RAW_PRE;
+	return stage_done(skb, st);
+}
+
+/* tc egress: packets this host sends (OUTPUT, POSTROUTING); forwarded ones were judged at
+ * their ingress. */
+int tc_egress(struct __sk_buff *skb)
+{
+	if (skb->ingress_ifindex)
+		return TC_ACT_OK;
+	struct pkt_state *st = pkt_state_get();
+	if (!st)
+		return TC_ACT_SHOT;
+	int started = entry_start(skb, st);
+	if (started)
+		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
+	st->pkt.out_ifindex = skb->ifindex;
+	if (st->pkt.flags & PKT_F_FRAG_LATER)
+		return frag_follow4(skb, st);
+	chain_state_of(st)->stage = ST_RAW_OUT;
+	return stage_done(skb, st);
+}
+
+#endif /* BPFT_PIPELINE_H */

@@ -1,0 +1,197 @@
+"""End to end: conversations through a node whose rules run in bpftables' datapath only (its
+netfilter tables are empty), compared packet by packet with the reference model.
+
+The same topology and conversations as tests/differential/test_model_conversations_vs_kernel.py
+(where the model is checked against iptables-legacy), with the rule lines the datapath enforces
+today (no REJECT answers, CONNMARK save/restore or connmark match yet). For every packet:
+delivered or not, and the addresses and ports it arrived with. Different Shapes recompile; the
+same Shape only rewrites data. ``BPFTABLES_DATAPATH_EXAMPLES`` raises the number of examples.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from bpf.bpffs import ensure_bpffs, remove_tree
+from bpf.enforcer import Enforcer, Interface, ipv4_of
+from bpf.loader import TcHooks
+from bpf.ruledata import Environment
+from iptparse.grammar.restore import RestoreOptions, Restorer
+from iptparse.model import Ruleset
+from tests.differential import test_model_conversations_vs_kernel as kernel_test
+from tests.netns.packets import answer, headers, parsed, unreachable, wire
+from tests.netns.topology import (
+    CLIENT_ADDR,
+    NODE_CLIENT_SIDE,
+    NODE_SERVER_SIDE,
+    SERVER_ADDR,
+    Topology,
+    drain,
+    node_host,
+    received,
+    send_packet,
+)
+from translator.compile import compile_ruleset
+from translator.model.node import Node
+from translator.model.packet import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN, Packet
+from translator.shape import analyze
+
+pytestmark = [pytest.mark.netns, pytest.mark.bpf]
+
+EXAMPLES = int(os.environ.get("BPFTABLES_DATAPATH_EXAMPLES", "12"))
+DROP_WAIT = 0.08
+SERVICE = kernel_test.SERVICE
+Step = kernel_test.Step
+
+
+def _enforced(lines: list[str]) -> list[str]:
+    return [line for line in lines
+            if "REJECT" not in line and "CONNMARK" not in line and "connmark" not in line]
+
+
+@st.composite
+def ruleset_text(draw: st.DrawFn) -> str:
+    def some(lines: list[str]) -> list[str]:
+        return draw(st.lists(st.sampled_from(_enforced(lines)), max_size=4))
+
+    text = ["*raw", *some(kernel_test.RAW_PREROUTING), "COMMIT",
+            "*mangle", *some(kernel_test.MANGLE_PREROUTING), "COMMIT", "*nat", ":SVC - [0:0]",
+            *some(kernel_test.NAT_PREROUTING), *some(kernel_test.NAT_SVC),
+            *some(kernel_test.NAT_POSTROUTING), "COMMIT",
+            "*filter", f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
+            ":CHECK - [0:0]", *some(kernel_test.FILTER_FORWARD),
+            *some(kernel_test.FILTER_CHECK), "COMMIT"]
+    return "\n".join(text) + "\n"
+
+
+def _ifindex(netns: str, name: str) -> int:
+    out = subprocess.run(["ip", "-n", netns, "-o", "link", "show", name], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split(":", 1)[0])
+
+
+class NodeDatapath:
+    """The node's datapath and what it needs to know of the node."""
+
+    def __init__(self, topology: Topology) -> None:
+        ensure_bpffs()
+        self.enforcer = Enforcer(topology.node)
+        self.interfaces = [
+            Interface("n0", _ifindex(topology.node, "n0"), ipv4_of(NODE_CLIENT_SIDE)),
+            Interface("n1", _ifindex(topology.node, "n1"), ipv4_of(NODE_SERVER_SIDE))]
+        self.env = Environment({i.name: i.index for i in self.interfaces})
+
+    def load(self, text: str) -> Ruleset:
+        ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
+        plan = compile_ruleset(ruleset)
+        self.enforcer.apply(plan, analyze(plan), self.env, self.interfaces,
+                            [i.address for i in self.interfaces if i.address is not None])
+        self.enforcer.clear_connections()
+        return ruleset
+
+    def close(self, node: str) -> None:
+        pins = self.enforcer.pin_dir
+        self.enforcer.close()
+        with TcHooks(node) as hooks:
+            for interface in self.interfaces:
+                hooks.remove_clsact(interface.name)
+        remove_tree(pins)
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[tuple[Topology, NodeDatapath]]:
+    topo = Topology.create()
+    datapath = None
+    try:
+        topo.silence_ends()
+        subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.5.0/24", "via",
+                        SERVER_ADDR], check=True)
+        datapath = NodeDatapath(topo)
+        yield topo, datapath
+    finally:
+        if datapath is not None:
+            datapath.close(topo.node)
+        topo.close()
+
+
+SERVICE_DNAT = ("*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p tcp --dport 80 -j DNAT "
+                "--to-destination 198.18.1.2:8080\n-A PREROUTING -d 198.18.5.5 -j SVC\n"
+                "-A SVC -p udp -j DNAT --to-destination 198.18.1.2:5353\nCOMMIT\n")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=ruleset_text(), steps=st.lists(kernel_test.STEPS, min_size=1, max_size=5))
+@example(text=SERVICE_DNAT, steps=[Step("client", IPPROTO_TCP, 40000, True, 80, True),
+                                   Step("server"), Step("client", IPPROTO_TCP, 40000, True, 80,
+                                                        False), Step("error")])
+@example(text=SERVICE_DNAT, steps=[Step("client", IPPROTO_UDP, 40001, True, 53, True),
+                                   Step("server")])
+def test_datapath_conversations_match_the_model(topology: tuple[Topology, NodeDatapath],
+                                                text: str, steps: list[Step]) -> None:
+    topo, datapath = topology
+    text = kernel_test.EVERY_TABLE_EMPTY.replace("*security\nCOMMIT\n", "") + text
+    ruleset = datapath.load(text)
+    model = Node(ruleset, node_host("198.18.5.0/24"), icmp_ratelimit_ms=0)
+    client_send = topo.sender(topo.client, marked=True)
+    server_send = topo.sender(topo.server, marked=True)
+    at_server = topo.capture(topo.server, "s0")
+    at_client = topo.capture(topo.client, "c0")
+    last_at_server: Packet | None = None
+    try:
+        for step in steps:
+            drain(at_server)
+            drain(at_client)
+            if step.side == "client":
+                packet = Packet(ipv4_of(CLIENT_ADDR),
+                                ipv4_of(SERVICE if step.to_service else SERVER_ADDR),
+                                step.protocol, step.sport, step.dport,
+                                tcp_flags=TCP_SYN if step.syn else TCP_ACK, icmp_type=8)
+                if step.protocol == IPPROTO_ICMP:
+                    packet = packet.with_(dport=0)
+                send_packet(client_send, wire(packet), SERVER_ADDR)
+                expected = model.receive(packet, "n0")
+                arrived = [parsed(raw) for raw in received(at_server, DROP_WAIT)]
+                if expected.verdict == "ACCEPT":
+                    last_at_server = arrived[0] if arrived else None
+            else:
+                if last_at_server is None:
+                    continue
+                packet = (answer(last_at_server) if step.side == "server"
+                          else unreachable(last_at_server))
+                send_packet(server_send, wire(packet), CLIENT_ADDR)
+                expected = model.receive(packet, "n1")
+                arrived = [parsed(raw) for raw in received(at_client, DROP_WAIT)]
+            context = (text, steps, step, expected)
+            passed = expected.verdict == "ACCEPT" and expected.path == "FORWARD"
+            if passed and expected.chosen_from is not None and arrived:
+                low, high = expected.chosen_from  # the datapath picked the NAT port
+                assert low <= arrived[0].sport <= high, context
+                assert headers(arrived[0].with_(sport=expected.packet.sport)) == headers(
+                    expected.packet), context
+                model.rebind(packet, arrived[0])
+                if step.side == "client":
+                    last_at_server = arrived[0]
+            elif passed:
+                assert [headers(p) for p in arrived] == [headers(expected.packet)], context
+            else:
+                assert arrived == [], context
+    finally:
+        for sock in (client_send, server_send, at_server, at_client):
+            sock.close()
+
+
+def test_the_same_shape_keeps_its_programs(topology: tuple[Topology, NodeDatapath]) -> None:
+    topo, datapath = topology
+    datapath.load(SERVICE_DNAT)
+    before = datapath.enforcer.program_ids()
+    compiles = datapath.enforcer.compiles
+    datapath.load(SERVICE_DNAT.replace("198.18.1.2:5353", "198.18.1.2:5354"))
+    assert datapath.enforcer.compiles == compiles
+    assert datapath.enforcer.program_ids() == before
+    assert len(before) == 4  # n0 and n1, ingress and egress
