@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "translate", help="what the compiler makes of a rule set: blocks, families, shape")
     translate.add_argument("file", nargs="?", default="-", help="restore-format input, or -")
     translate.add_argument("--json", action="store_true", help="machine-readable output")
+    translate.add_argument("--emit-c", action="store_true",
+                           help="print the datapath's generated C instead")
     translate.set_defaults(handler=command_translate)
     return parser
 

@@ -110,7 +110,17 @@ def run_translate(args: argparse.Namespace) -> int:
         sys.stderr.write(error.text)
         return error.exit_code
     plan = compile_ruleset(ruleset)
-    data = translation_json(plan, analyze(plan))
+    report = analyze(plan)
+    if args.emit_c:
+        from bpf.codegen import UnsupportedRule, generate
+
+        try:
+            sys.stdout.write(generate(plan, report).source)
+        except UnsupportedRule as error:
+            sys.stderr.write(f"bpftables: {error}\n")
+            return 1
+        return 0
+    data = translation_json(plan, report)
     if args.json:
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
     else:

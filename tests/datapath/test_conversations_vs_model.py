@@ -87,11 +87,15 @@ class NodeDatapath:
             Interface("n1", _ifindex(topology.node, "n1"), ipv4_of(NODE_SERVER_SIDE))]
         self.env = Environment({i.name: i.index for i in self.interfaces})
 
-    def load(self, text: str) -> Ruleset:
-        ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
+    def apply(self, ruleset: Ruleset) -> None:
         plan = compile_ruleset(ruleset)
         self.enforcer.apply(plan, analyze(plan), self.env, self.interfaces,
                             [i.address for i in self.interfaces if i.address is not None])
+
+    def load(self, text: str) -> Ruleset:
+        """A fresh rule set, and no connections."""
+        ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
+        self.apply(ruleset)
         self.enforcer.clear_connections()
         return ruleset
 

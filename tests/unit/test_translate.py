@@ -76,3 +76,16 @@ def test_text_names_families_once(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "KUBE-SEP-* (family of 40): RULE 1 | RULE 2" in out
     assert ("KUBE-SERVICES: LOOKUP hash protocol,dport,destination/32 rules 1-20 "
             "(20 keys, 1 variant) | RULE 21") in out
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")
+def test_emit_c_prints_one_program_per_builtin_chain_and_family(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["translate", "--emit-c", str(FIXTURES / "01-overall-mixed.rules")]) == 0
+    source = capsys.readouterr().out
+    plan, report = _translate((FIXTURES / "01-overall-mixed.rules").read_text())
+    builtins = sum(1 for table in plan.tables.values() for chain in table.chains.values()
+                   if chain.policy is not None)
+    programs = source.count("\nint chain_")
+    assert programs == builtins + len(report.families)
+    assert "int pipeline(struct __sk_buff *skb)" in source
