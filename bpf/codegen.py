@@ -80,10 +80,39 @@ class UnsupportedRule(Exception):
     """A rule the datapath cannot enforce yet; the message says what."""
 
 
+# How much code one program may hold, counted in RULE blocks (a RULE block is some 50
+# instructions): a longer chain is split into segments that tail-call the next, as the
+# verifier's jumps reach 32,767 instructions at most.
+SEGMENT_BUDGET = 300
+
+
+def block_weight(block: Block) -> int:
+    if isinstance(block, LookupBlock):
+        return 4 + 2 * len(block.variants)
+    if isinstance(block, SelectBlock | AffinityBlock):
+        return 8
+    return 1
+
+
+def split_segments(blocks: tuple[Block, ...], budget: int = SEGMENT_BUDGET
+                   ) -> tuple[tuple[int, int], ...]:
+    """[start, end) block ranges, each within ``budget``; at least one (maybe empty)."""
+    segments: list[tuple[int, int]] = []
+    start, weight = 0, 0
+    for index, block in enumerate(blocks):
+        if weight and weight + block_weight(block) > budget:
+            segments.append((start, index))
+            start, weight = index, 0
+        weight += block_weight(block)
+    segments.append((start, len(blocks)))
+    return tuple(segments)
+
+
 @dataclass(frozen=True, slots=True)
 class ChainProgram:
     """One chain program: a built-in chain, or a family of user chains (``members``, whose id
-    is their index here); ``chain`` is a member's plan (all have the same blocks)."""
+    is their index here); ``chain`` is a member's plan (all have the same blocks). ``index``
+    names its data; its code is one function per segment, at ``slots`` in the prog array."""
 
     index: int
     table: str
@@ -91,10 +120,18 @@ class ChainProgram:
     builtin: bool
     members: tuple[str, ...]
     chain: ChainPlan
+    segments: tuple[tuple[int, int], ...]
+    slots: tuple[int, ...]
 
-    @property
-    def function(self) -> str:
-        return f"chain_{self.index}"
+    def function(self, segment: int) -> str:
+        return f"chain_{self.index}_{segment}"
+
+    def slot_of(self, block: int) -> int:
+        """The slot of the segment running ``block`` (the end: the last segment)."""
+        for (start, end), slot in zip(self.segments, self.slots, strict=True):
+            if start <= block < end:
+                return slot
+        return self.slots[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +141,15 @@ class Layout:
 
     programs: tuple[ChainProgram, ...]
     program_of: Mapping[tuple[str, str], tuple[int, int]]
+
+    def program(self, table: str, chain: str) -> ChainProgram:
+        return self.programs[self.program_of[(table, chain)][0] - 1]
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """The prog array's functions in slot order (slot 0: the pipeline)."""
+        return ("pipeline", *(program.function(number) for program in self.programs
+                              for number in range(len(program.slots))))
 
     def builtin(self, table: str, hook: str) -> ChainProgram | None:
         found = self.program_of.get((table, hook))
@@ -118,23 +164,31 @@ def layout(plan: Plan, report: ShapeReport) -> Layout:
     by signature, so the same Shape always gets the same programs."""
     programs: list[ChainProgram] = []
     program_of: dict[tuple[str, str], tuple[int, int]] = {}
+    next_slot = 1  # slot 0: the pipeline
+
+    def add(table: str, name: str, builtin: bool, members: tuple[str, ...],
+            chain: ChainPlan) -> ChainProgram:
+        nonlocal next_slot
+        segments = split_segments(chain.blocks)
+        slots = tuple(range(next_slot, next_slot + len(segments)))
+        next_slot += len(segments)
+        program = ChainProgram(len(programs) + 1, table, name, builtin, members, chain,
+                               segments, slots)
+        programs.append(program)
+        for member, chain_name in enumerate(members):
+            program_of[(table, chain_name)] = (program.index, member)
+        return program
+
     for table in PIPELINE_TABLES:
         if table not in plan.tables:
             continue
         chains = plan.tables[table].chains
         for name in TABLE_BUILTINS[table]:
-            program = ChainProgram(len(programs) + 1, table, name, True, (name,), chains[name])
-            programs.append(program)
-            program_of[(table, name)] = (program.index, 0)
+            add(table, name, True, (name,), chains[name])
         for family in report.families:
-            if family.table != table:
-                continue
-            members = family.members
-            program = ChainProgram(len(programs) + 1, table, family.pattern, False, members,
-                                   chains[members[0]])
-            programs.append(program)
-            for member, name in enumerate(members):
-                program_of[(table, name)] = (program.index, member)
+            if family.table == table:
+                add(table, family.pattern, False, family.members,
+                    chains[family.members[0]])
     unknown = set(plan.tables) - set(PIPELINE_TABLES)
     if unknown:
         raise UnsupportedRule(f"table {sorted(unknown)[0]} is not enforced by the datapath yet")
@@ -313,11 +367,14 @@ class _Writer:
         self.lines.append("\t" * indent + line if line else "")
 
 
-def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: tuple[str, str],
+Resume = tuple[str, str, int]  # block, candidate (C expressions), and the slot running them
+
+
+def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: Resume,
             indent: int) -> None:
-    """The code of one action kind; `resume` is (block, candidate) to come back to after a
-    jump. Non-terminal actions fall through to what follows."""
-    block, cand = resume
+    """The code of one action kind; `resume` is where to come back after a jump.
+    Non-terminal actions fall through to what follows."""
+    block, cand, slot = resume
     if kind == "ACCEPT":
         out("return stage_done(skb, st);", indent)
     elif kind == "DROP":
@@ -325,8 +382,7 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: tuple
     elif kind == "RETURN":
         out("goto policy;" if program.builtin else "return chain_return(skb, st);", indent)
     elif kind == "JUMP":
-        out(f"return chain_jump(skb, st, {program.index}, {block}, {cand}, member, &rv->act);",
-            indent)
+        out(f"return chain_jump(skb, st, {slot}, {block}, {cand}, member, &rv->act);", indent)
     elif kind == "GOTO":
         out("return chain_goto(skb, st, &rv->act);", indent)
     elif kind == "MARK":
@@ -343,7 +399,7 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: tuple
 
 
 def _actions(out: _Writer, kinds: set[str | None], program: ChainProgram,
-             resume: tuple[str, str], indent: int) -> None:
+             resume: Resume, indent: int) -> None:
     """The code of a block whose rules take several action kinds: a switch on the data's."""
     if len(kinds) == 1:
         _action(out, next(iter(kinds)), program, resume, indent)
@@ -421,7 +477,7 @@ def _lookup(out: _Writer, program: ChainProgram, index: int, block: LookupBlock,
     out("}", 3)
     out("if (!hit) continue;", 3)
     out("rule_count(st, rv);", 3)
-    _actions(out, kinds, program, (str(index), "i + 1"), 3)
+    _actions(out, kinds, program, (str(index), "i + 1", program.slot_of(index)), 3)
     out("}", 2)
 
 
@@ -441,7 +497,7 @@ def _members(out: _Writer, program: ChainProgram, index: int, block: SelectBlock
     out("struct rule_val *rv = rdata.lookup(&slot);", 3)
     out(f"if (!rv || !({test})) continue;", 3)
     out("rule_count(st, rv);", 3)
-    _actions(out, kinds, program, (str(index), "at + 1"), 3)
+    _actions(out, kinds, program, (str(index), "at + 1", program.slot_of(index)), 3)
     out("}", 2)
 
 
@@ -475,7 +531,7 @@ def _select(out: _Writer, program: ChainProgram, index: int, block: SelectBlock)
     out("rv = rdata.lookup(&slot0);", 3)
     out(f"if (!rv) goto b{index + 1};", 3)
     out("rule_count(st, rv);", 3)
-    _actions(out, kinds, program, (str(index), "chosen + 1"), 3)
+    _actions(out, kinds, program, (str(index), "chosen + 1", program.slot_of(index)), 3)
     out(f"goto b{index + 1};", 3)
     out("}", 2)
     # after a chosen member's chain returned: the kernel's draws, one rule after the other
@@ -499,55 +555,64 @@ def _rule(out: _Writer, program: ChainProgram, index: int, block: RuleBlock) -> 
     out("struct rule_val *rv = rblk.lookup(&rkey);", 2)
     out(f"if (!rv || !({rule_test(block.rule)})) goto b{index + 1};", 2)
     out("rule_count(st, rv);", 2)
-    _action(out, action_kind(block.rule), program, (str(index + 1), "0"), 2)
+    _action(out, action_kind(block.rule), program,
+            (str(index + 1), "0", program.slot_of(index + 1)), 2)
 
 
 def chain_program_c(program: ChainProgram, maps: list[str]) -> list[str]:
-    """The C function of one chain program; map declarations it needs go to ``maps``."""
+    """The C functions of one chain program (one per segment); map declarations they need go
+    to ``maps``."""
     out = _Writer([])
     blocks = program.chain.blocks
-    members = "" if program.builtin else f" ({len(program.members)} members)"
-    out(f"/* {program.table} {program.name}{members} */", 0)
-    out(f"int {program.function}(struct __sk_buff *skb)", 0)
-    out("{", 0)
-    out("struct pkt_state *st = pkt_state_get();")
-    out("if (!st)")
-    out("return TC_ACT_SHOT;", 2)
-    out("struct chain_state *cs = chain_state_of(st);")
-    out("struct pkt_info *pkt = &st->pkt;")
-    out("__u32 member = cs->cur.member;")
-    out("__u32 block = cs->cur.block;")
-    out("__u32 cand = cs->cur.cand;")
-    out("(void)pkt; (void)cand;")
-    out("switch (block) {")
-    for index in range(len(blocks)):
-        out(f"case {index}: goto b{index};")
-    out("case BLOCK_POLICY: goto policy;")
-    out(f"default: goto b{len(blocks)};")
-    out("}")
-    for index, block in enumerate(blocks):
-        out(f"b{index}: {{", 0)
-        if isinstance(block, LookupBlock):
-            _lookup(out, program, index, block, maps)
-        elif isinstance(block, SelectBlock):
-            _select(out, program, index, block)
-        elif isinstance(block, AffinityBlock):
-            _affinity(out, program, index, block)
+    last = len(program.segments) - 1
+    for number, (start, end) in enumerate(program.segments):
+        members = "" if program.builtin else f" ({len(program.members)} members)"
+        out(f"/* {program.table} {program.name}{members}, blocks {start}-{end - 1} */", 0)
+        out(f"int {program.function(number)}(struct __sk_buff *skb)", 0)
+        out("{", 0)
+        out("struct pkt_state *st = pkt_state_get();")
+        out("if (!st)")
+        out("return TC_ACT_SHOT;", 2)
+        out("struct chain_state *cs = chain_state_of(st);")
+        out("struct pkt_info *pkt = &st->pkt;")
+        out("__u32 member = cs->cur.member;")
+        out("__u32 block = cs->cur.block;")
+        out("__u32 cand = cs->cur.cand;")
+        out("(void)pkt; (void)cand;")
+        out("switch (block) {")
+        for index in range(start, end):
+            out(f"case {index}: goto b{index};")
+        out("case BLOCK_POLICY: goto policy;")
+        out(f"default: goto b{end};")
+        out("}")
+        for index in range(start, end):
+            block = blocks[index]
+            out(f"b{index}: {{", 0)
+            if isinstance(block, LookupBlock):
+                _lookup(out, program, index, block, maps)
+            elif isinstance(block, SelectBlock):
+                _select(out, program, index, block)
+            elif isinstance(block, AffinityBlock):
+                _affinity(out, program, index, block)
+            else:
+                _rule(out, program, index, block)
+            out("}", 0)
+        out(f"b{end}:", 0)
+        if number < last:  # on in the next segment
+            out(f"cs->cur.block = {end};")
+            out("cs->cur.cand = 0;")
+            out(f"return prog_call(skb, st, {program.slots[number + 1]});")
+            out("policy:", 0)
+            out("cs->cur.block = BLOCK_POLICY;")
+            out(f"return prog_call(skb, st, {program.slots[last]});")
         else:
-            _rule(out, program, index, block)
+            out("policy:", 0)
+            out(f"return chain_policy(skb, st, {program.index});" if program.builtin
+                else "return chain_return(skb, st);")
         out("}", 0)
-    out(f"b{len(blocks)}:", 0)
-    if program.builtin:
-        out("policy:", 0)
-        out(f"return chain_policy(skb, st, {program.index});")
-    else:
-        out("policy:", 0)
-        out("return chain_return(skb, st);")
-    out("}", 0)
+        out("", 0)
     return out.lines
 
-
-# --- the pipeline and the entry programs --------------------------------------------------
 
 def _label(stage: str) -> str:
     return "l" + stage[2:].lower()
@@ -588,7 +653,8 @@ def pipeline_c(plan_layout: Layout) -> list[str]:
                             else "CTI_DNAT_DONE")
                     guard = f"(st->ct.flags & (CTI_NEW | {done})) == CTI_NEW"
                 out(f"if ({guard})" if guard else "{")
-                out(f"return chain_enter(skb, st, {program.index});", 2)
+                out(f"return chain_enter(skb, st, {program.slots[0]}, {program.slots[-1]});",
+                    2)
                 if not guard:
                     out("}")
         elif stage == "ST_CT":
@@ -667,7 +733,7 @@ def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
                 if isinstance(block, LookupBlock):
                     entries[(program.index, index)] = (entries.get((program.index, index), 0)
                                                        + len(block.entries))
-    defines = {"PROGS_MAX": max(8, 1 << (len(plan_layout.programs) + 1).bit_length()),
+    defines = {"PROGS_MAX": max(8, 1 << len(plan_layout.functions).bit_length()),
                "RULE_SLOTS": _capacity(rules),
                "LOOKUP_MAX_ENTRIES": _capacity(max(entries.values(), default=1))}
     header = [f"/* Generated by bpftables (bpf/codegen.py) for shape {report.shape_hash}. */",
@@ -676,8 +742,8 @@ def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
     enum_end = pipeline.index("};") + 1
     source = "\n".join([*header, *pipeline[:enum_end], '#include "pipeline.h"', *maps,
                         *bodies, *pipeline[enum_end:], ""])
-    tail_calls = ("pipeline", *(program.function for program in plan_layout.programs))
-    return GeneratedDatapath(source, plan_layout, tail_calls, MappingProxyType(defines))
+    return GeneratedDatapath(source, plan_layout, plan_layout.functions,
+                             MappingProxyType(defines))
 
 
 def iter_programs(plan_layout: Layout) -> Iterator[ChainProgram]:

@@ -101,7 +101,8 @@ def _action(rule: Rule, table: str, plan_layout: Layout, act: structs.rule_act) 
     if target is None:
         return
     if kind in ("JUMP", "GOTO"):
-        act.prog, act.member = plan_layout.program_of[(table, target.name)]
+        act.prog = plan_layout.program(table, target.name).slots[0]
+        act.member = plan_layout.program_of[(table, target.name)][1]
     elif kind == "MARK":
         act.val, act.mask = target.options.mark, target.options.mask
     elif kind == "CONNMARK":

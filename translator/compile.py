@@ -7,9 +7,9 @@ takes its key fields from its first rule and grows while each next rule has them
 something: not only zero-length prefixes), at most one
 prefix field has varying lengths (the LPM field) and the run keeps at most ``MAX_VARIANTS``
 residual shapes; its entries offer at most ``MAX_CANDIDATES`` rules (a longer run is cut where
-that first fails). Entries keep, per key, the run's rules in rule order, so first-match order,
-duplicate keys, overlapping prefixes, rules without a target and non-terminal targets inside a
-run mean exactly what they meant.
+that first fails), and it has at least two keys. Entries keep, per key, the run's rules in rule
+order, so first-match order, duplicate keys, overlapping prefixes, rules without a target and
+non-terminal targets inside a run mean exactly what they meant.
 
 Rules with stateful matches (statistic, recent, limit) never join a LOOKUP: skipping them would
 change their state. Runs of random statistic rules become SELECT blocks, runs of recent
@@ -277,6 +277,8 @@ def _lookup_run(rules: tuple[Rule, ...], profiles: list[KeyProfile],
             return None
         block, count = run.block(low), low
     assert block is not None
+    if len(block.entries) < 2:  # one key for every rule: a lookup would only add a step
+        return None
     return block, start + count
 
 

@@ -21,7 +21,7 @@
 #define BLOCK_POLICY 0xffff /* resume a built-in chain at its policy */
 
 struct frame {
-	__u16 prog;  /* the chain program */
+	__u16 prog;  /* the slot of the chain program's segment to run */
 	__u16 block; /* the block to resume at (BLOCK_POLICY: a built-in chain's policy) */
 	__u16 cand;  /* the candidate (LOOKUP) or member (SELECT, AFFINITY) to resume at */
 	__u16 pad;
@@ -32,7 +32,7 @@ struct frame {
 struct chain_state {
 	struct frame cur; /* what the program being called runs */
 	struct frame stack[STACK_DEPTH];
-	__u16 builtin; /* the built-in chain program of the stage */
+	__u16 builtin; /* the slot running the stage's built-in chain's policy */
 	__u8 depth;    /* frames on the stack */
 	__u8 stage;    /* where the pipeline goes on */
 	/* a forwarded packet's next hop, from the FIB (the pipeline sends it there itself) */
@@ -91,11 +91,13 @@ static __always_inline int stage_done(struct __sk_buff *skb, struct pkt_state *s
 	return prog_call(skb, st, PROG_PIPELINE);
 }
 
-static __always_inline int chain_enter(struct __sk_buff *skb, struct pkt_state *st, __u16 prog)
+/* A stage's built-in chain: its first segment's slot, and the one running its policy. */
+static __always_inline int chain_enter(struct __sk_buff *skb, struct pkt_state *st, __u16 prog,
+				       __u16 policy_prog)
 {
 	struct chain_state *cs = chain_state_of(st);
 
-	cs->builtin = prog;
+	cs->builtin = policy_prog;
 	cs->depth = 0;
 	cs->cur.prog = prog;
 	cs->cur.block = 0;

@@ -69,9 +69,14 @@ def test_a_catch_all_rule_stays_a_rule_and_negations_are_not_keys() -> None:
 
 
 def test_a_run_is_cut_where_an_entry_would_offer_too_many_rules() -> None:
-    count = MAX_CANDIDATES + 3
-    chain = _chain(["-d 198.18.0.1 -j ACCEPT"] * count)
-    assert [len(block.rules) for block in chain.blocks] == [MAX_CANDIDATES, 3]
+    pair = ["-d 198.18.0.1 -j ACCEPT", "-d 198.18.0.2 -j ACCEPT"]
+    chain = _chain(pair * (MAX_CANDIDATES + 3))
+    assert [len(block.rules) for block in chain.blocks] == [2 * MAX_CANDIDATES, 6]
+
+
+def test_rules_with_one_key_stay_rules() -> None:
+    chain = _chain(["-p tcp ! -s 198.18.0.1 -j ACCEPT", "-p tcp ! -s 198.18.0.2 -j DROP"])
+    assert _kinds(chain) == [("RULE", (1,)), ("RULE", (2,))]
 
 
 def test_a_run_keeps_at_most_max_variants_residual_shapes() -> None:
