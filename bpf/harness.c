@@ -73,24 +73,13 @@ static __always_inline int harness_verdict(struct pkt_state *st, const struct fr
 	return verdict;
 }
 
-int harness(struct __sk_buff *skb)
+static __always_inline int harness_process(struct __sk_buff *skb, struct pkt_state *st,
+					   const struct harness_cfg *cfg)
 {
-	__u32 zero = 0;
-	struct pkt_state *st = pkt_scratch.lookup(&zero);
-	struct harness_cfg *cfg = harness_cfg.lookup(&zero);
 	struct frag_key fkey = {};
 	struct ct_entry *entry;
 	int reason;
 
-	if (!st || !cfg)
-		return drop_packet(NULL, DROP_SCRATCH);
-	pkt_state_reset(st);
-	int parsed = parse_ipv4(skb, &st->pkt);
-	if (parsed == PARSE_NOT_IPV4)
-		return TC_ACT_OK;
-	if (parsed != PARSE_OK)
-		return drop_packet(st, DROP_MALFORMED);
-	st->now_ns = bpf_ktime_get_ns() + cfg->clock_offset_ns;
 	if (st->pkt.flags & PKT_F_FRAG_LATER)
 		return frag_follow4(skb, st);
 	frag_key4(&st->pkt, &fkey); /* used for first fragments only */
@@ -127,6 +116,29 @@ int harness(struct __sk_buff *skb)
 		}
 	}
 	return harness_verdict(st, &fkey, 0);
+}
+
+int harness(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct pkt_state *st = pkt_scratch.lookup(&zero);
+	struct harness_cfg *cfg = harness_cfg.lookup(&zero);
+	struct flow4 own;
+
+	if (!st || !cfg)
+		return drop_packet(NULL, DROP_SCRATCH);
+	pkt_state_reset(st);
+	int parsed = parse_ipv4(skb, &st->pkt);
+	if (parsed == PARSE_NOT_IPV4)
+		return TC_ACT_OK;
+	if (parsed != PARSE_OK)
+		return drop_packet(st, DROP_MALFORMED);
+	st->now_ns = bpf_ktime_get_ns() + cfg->clock_offset_ns;
+	pkt_flow4(&st->pkt, &own);
+	int verdict = harness_process(skb, st, cfg);
+	if ((cfg->flags & HCFG_UNDO) && !(st->pkt.flags & PKT_F_ICMP_ERROR))
+		nat_rewrite4(skb, st, &own);
+	return verdict;
 }
 
 /* The smallest tc program: the floor of BPF_PROG_TEST_RUN's own cost. */

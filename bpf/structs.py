@@ -96,6 +96,7 @@ HARNESS_LOCALS = 2
 HCFG_DROP_INVALID = 0x01
 HCFG_NO_CONFIRM = 0x02
 HCFG_FORGET = 0x04
+HCFG_UNDO = 0x08
 PKT_STATE_SPARE = 128
 
 # consts.h defaults (seconds), compared with the model's in tests/datapath/test_structs.py.

@@ -148,6 +148,9 @@ class Harness:
         self._cfg.clock_offset_ns = self.clock_offset_ns
         self._write_cfg()
 
+    def clear_connections(self) -> None:
+        self._table("ct_map").clear()
+
     def reset(self) -> None:
         for name in ("ct_map", "frag_map"):
             self._table(name).clear()
