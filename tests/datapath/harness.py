@@ -8,6 +8,7 @@ and the harness's config entry, so the two always mean the same rule.
 from __future__ import annotations
 
 import ctypes
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,8 @@ class Harness:
         drops = self._table("drop_count")
         for key in list(drops.keys()):
             drops[key] = drops.Leaf(*([0] * len(drops[key])))
-        self.clock_offset_ns = 0
+        # the clock offset stays: it only ever grows, so the latest scratch slot is the one
+        # with the largest clock (see last_state)
         self.configure([])
 
     def run(self, ip_packet: bytes, repeat: int = 1, prog_fd: int | None = None) -> RunResult:
@@ -187,6 +189,17 @@ class Harness:
             found.append(Connection(_tuple(flow), _tuple(entry.other), entry.flags,
                                     entry.tcp_state, entry.expires_ns))
         return found
+
+    def last_state(self) -> structs.pkt_state:
+        """The per-packet state the last run left in its CPU's scratch slot (the slot with the
+        latest clock: runs happen on whichever CPU the test process is on)."""
+        slots = self._table("pkt_scratch")[self._table("pkt_scratch").Key(0)]
+        states = [structs.pkt_state.from_buffer_copy(bytes(slot)) for slot in slots]
+        return max(states, key=lambda state: state.now_ns)
+
+    def now_ns(self) -> int:
+        """The harness's conntrack clock now (bpf_ktime_get_ns is CLOCK_MONOTONIC)."""
+        return time.clock_gettime_ns(time.CLOCK_MONOTONIC) + self.clock_offset_ns
 
     def entries(self) -> int:
         return len(list(self._table("ct_map").keys()))
