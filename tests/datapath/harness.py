@@ -17,7 +17,6 @@ from bpf import structs
 from bpf.csource import program_source
 from bpf.structs import be32, from_be32
 from bpf.testrun import RunResult, run_program
-from iptparse.grammar.tokens import format_ipv4
 
 HARNESS_C = Path(__file__).resolve().parents[2] / "bpf" / "harness.c"
 # Ethernet header put in front of every test packet (tc programs see whole frames).
@@ -203,7 +202,3 @@ class Harness:
 
     def entries(self) -> int:
         return len(list(self._table("ct_map").keys()))
-
-
-def describe(address: int) -> str:
-    return format_ipv4(address)
