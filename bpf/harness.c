@@ -1,7 +1,7 @@
 /* The test harness: a tc program standing in for the generated rule code, to prove the C
  * library (bpf/include) against the reference model packet by packet (tests/datapath).
  *
- * parse -> conntrack -> "PREROUTING": a known flow gets its destination manip, a new one the
+ * parse -> "raw" (NOTRACK of one UDP port) -> conntrack -> "PREROUTING": a known flow gets its destination manip, a new one the
  * first matching DNAT rule of harness_cfg (or the identity) -> "POSTROUTING": a known flow
  * gets its source manip, a new one the first matching SNAT rule (or the null binding) ->
  * confirm -> TC_ACT_OK. No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
@@ -84,6 +84,10 @@ static __always_inline int harness_process(struct __sk_buff *skb, struct pkt_sta
 		return frag_follow4(skb, st);
 	frag_key4(&st->pkt, &fkey); /* used for first fragments only */
 
+	/* "raw PREROUTING" */
+	if (cfg->notrack_udp_dport && st->pkt.protocol == IPPROTO_UDP &&
+	    (st->pkt.flags & PKT_F_PORTS) && st->pkt.dport == cfg->notrack_udp_dport)
+		st->ct.flags |= CTI_NOTRACK;
 	entry = ct_lookup4(st);
 	if (entry) {
 		/* a known connection (or an ICMP error about one): its stored translation at the

@@ -169,7 +169,7 @@ class harness_rule(ctypes.Structure):  # noqa: N801
 class harness_cfg(ctypes.Structure):  # noqa: N801
     _fields_ = [("dnat", harness_rule * HARNESS_RULES), ("snat", harness_rule * HARNESS_RULES),
                 ("clock_offset_ns", u64), ("flags", u32), ("local", u32 * HARNESS_LOCALS),
-                ("pad", u32)]
+                ("notrack_udp_dport", u16), ("pad", u16)]
 
 
 # Everything the layout test compares: struct name -> ctypes mirror.

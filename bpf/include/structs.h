@@ -212,7 +212,8 @@ struct harness_cfg {
 	/* the node's own addresses: a packet to one of them takes the INPUT path, whose nat
 	 * chain (empty in the harness) gives it the null source binding (no FIB here) */
 	__be32 local[HARNESS_LOCALS];
-	__u32 pad;
+	__u16 notrack_udp_dport; /* raw: -p udp --dport N -j NOTRACK (0: none) */
+	__u16 pad;
 };
 
 #endif /* BPFT_STRUCTS_H */

@@ -29,9 +29,10 @@ PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 class NatRule:
     """``-A PREROUTING -d ADDR/LEN [-p P [--dport N]] -j DNAT --to-destination ...`` or
     ``-A POSTROUTING -s ADDR/LEN [-p P] -j SNAT --to-source ...`` / ``MASQUERADE``.
-    ``to_addr`` of a MASQUERADE is the address of the interface the packets leave by."""
+    ``to_addr`` of a MASQUERADE is the address of the interface the packets leave by, of a
+    REDIRECT the address of the interface they arrive on (the harness has no FIB)."""
 
-    kind: str  # DNAT, SNAT or MASQUERADE
+    kind: str  # DNAT, REDIRECT, SNAT or MASQUERADE
     match: str  # ADDR/LEN of the destination (DNAT) or source (SNAT, MASQUERADE)
     to_addr: str
     protocol: str | None = None
@@ -40,7 +41,7 @@ class NatRule:
     random_fully: bool = False
 
     def iptables(self) -> str:
-        dnat = self.kind == "DNAT"
+        dnat = self.kind in ("DNAT", "REDIRECT")
         words = ["-A", "PREROUTING" if dnat else "POSTROUTING", "-d" if dnat else "-s",
                  self.match]
         if self.protocol is not None:
@@ -52,7 +53,7 @@ class NatRule:
             low, high = self.to_ports
             ports = f"{low}" if low == high else f"{low}-{high}"
         words += ["-j", self.kind]
-        if self.kind == "MASQUERADE":
+        if self.kind in ("MASQUERADE", "REDIRECT"):
             if ports:
                 words += ["--to-ports", ports]
         else:
@@ -67,7 +68,8 @@ class NatRule:
         mask = (0xFFFFFFFF << (32 - int(length or 32))) & 0xFFFFFFFF
         to = structs.nat_range(
             min_addr=be32(_address(self.to_addr)), max_addr=be32(_address(self.to_addr)),
-            kind=structs.NAT_KIND_DNAT if self.kind == "DNAT" else structs.NAT_KIND_SNAT,
+            kind=structs.NAT_KIND_DNAT if self.kind in ("DNAT", "REDIRECT")
+            else structs.NAT_KIND_SNAT,
             flags=(structs.NAT_F_PORTS if self.to_ports else 0)
             | (structs.NAT_F_RANDOM_FULLY if self.random_fully else 0))
         if self.to_ports:
@@ -119,13 +121,15 @@ class Harness:
         return self.bpf.get_table(name.encode())
 
     def configure(self, rules: list[NatRule], flags: int = 0,
-                  local: tuple[int, ...] = ()) -> None:
-        """Rules, HCFG_* flags, and the node's own addresses (model integers)."""
-        cfg = structs.harness_cfg(flags=flags, clock_offset_ns=self.clock_offset_ns)
+                  local: tuple[int, ...] = (), notrack_udp_dport: int = 0) -> None:
+        """Rules, HCFG_* flags, the node's own addresses (model integers), the UDP port raw
+        NOTRACKs."""
+        cfg = structs.harness_cfg(flags=flags, clock_offset_ns=self.clock_offset_ns,
+                                  notrack_udp_dport=notrack_udp_dport)
         for index, own in enumerate(local[:structs.HARNESS_LOCALS]):
             cfg.local[index] = be32(own)
-        dnat = [rule for rule in rules if rule.kind == "DNAT"]
-        snat = [rule for rule in rules if rule.kind != "DNAT"]
+        dnat = [rule for rule in rules if rule.kind in ("DNAT", "REDIRECT")]
+        snat = [rule for rule in rules if rule.kind not in ("DNAT", "REDIRECT")]
         if len(dnat) > structs.HARNESS_RULES or len(snat) > structs.HARNESS_RULES:
             raise ValueError("too many rules for the harness")
         for index, rule in enumerate(dnat):

@@ -126,12 +126,16 @@ class Pair:
         self.harness.advance(seconds)
 
 
-def make_pair(harness: Harness, rules: list[NatRule], drop_invalid: bool = True) -> Pair:
+def make_pair(harness: Harness, rules: list[NatRule], drop_invalid: bool = True,
+              notrack_udp_dport: int = 0) -> Pair:
     text = nat_table(rules) + (DROP_INVALID if drop_invalid else "")
+    if notrack_udp_dport:
+        text += f"*raw\n-A PREROUTING -p udp --dport {notrack_udp_dport} -j NOTRACK\nCOMMIT\n"
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
     node = Node(ruleset, node_host("198.18.5.0/24"), icmp_ratelimit_ms=0)
     harness.configure(rules, structs.HCFG_DROP_INVALID if drop_invalid else 0,
-                      local=(address("198.18.0.1"), address(NODE_N1)))
+                      local=(address("198.18.0.1"), address(NODE_N1)),
+                      notrack_udp_dport=notrack_udp_dport)
     return Pair(node, harness)
 
 
@@ -316,6 +320,9 @@ RULE_SETS = [
     [NatRule("DNAT", "198.18.5.0/24", "198.18.1.2", "udp", 53),
      NatRule("MASQUERADE", "198.18.0.2/32", NODE_N1, "tcp", to_ports=(40000, 40001)),
      NatRule("SNAT", "198.18.0.0/23", "198.18.1.1")],
+    [NatRule("REDIRECT", "198.18.1.2/32", "198.18.0.1", "tcp", 80, to_ports=(8080, 8080)),
+     NatRule("DNAT", "198.18.5.5/32", "198.18.1.2", "tcp", to_ports=(8080, 8080)),
+     NatRule("MASQUERADE", "198.18.0.0/24", NODE_N1, "udp", to_ports=(1000, 1000))],
 ]
 FLAGS = [TCP_SYN, TCP_SYN, TCP_ACK, TCP_ACK | TCP_PSH, TCP_SYN | TCP_ACK, TCP_FIN | TCP_ACK,
          TCP_RST, TCP_RST | TCP_ACK, 0]
@@ -351,12 +358,13 @@ def conversation(draw: st.DrawFn) -> list[tuple[str, object]]:
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rules=st.sampled_from(RULE_SETS), steps=conversation())
+@given(rules=st.sampled_from(RULE_SETS), notrack=st.sampled_from([0, 0, 53]),
+       steps=conversation())
 def test_generated_conversations_agree_with_the_model(compiled_harness: Harness,
-                                                      rules: list[NatRule],
+                                                      rules: list[NatRule], notrack: int,
                                                       steps: list[tuple[str, object]]) -> None:
     compiled_harness.reset()
-    pair = make_pair(compiled_harness, rules)
+    pair = make_pair(compiled_harness, rules, notrack_udp_dport=notrack)
     sent: list[tuple[Packet, Packet, str]] = []  # (as sent, as it left, where from)
     for kind, value in steps:
         if kind in ("new", "server"):
