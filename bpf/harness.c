@@ -1,10 +1,13 @@
 /* The test harness: a tc program standing in for the generated rule code, to prove the C
  * library (bpf/include) against the reference model packet by packet (tests/datapath).
  *
- * parse -> "raw" (NOTRACK of one UDP port) -> conntrack -> "PREROUTING": a known flow gets its destination manip, a new one the
- * first matching DNAT rule of harness_cfg (or the identity) -> "POSTROUTING": a known flow
- * gets its source manip, a new one the first matching SNAT rule (or the null binding) ->
- * confirm -> TC_ACT_OK. No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
+ * parse -> "raw" (NOTRACK of one UDP port) -> conntrack -> "PREROUTING": a known flow gets
+ * its destination manip, a new one the first matching DNAT rule of harness_cfg (or the
+ * identity) -> "POSTROUTING": a known flow gets its source manip, a new one the first
+ * matching SNAT rule (or the null binding) -> confirm -> TC_ACT_OK (TC_ACT_SHOT and a
+ * drop_count reason for INVALID with HCFG_DROP_INVALID, no free NAT tuple, failed rewrites).
+ * It does the source manip at ingress without redirecting: on a real node the kernel would
+ * route the packet afterwards (see tests/datapath/test_veth.py). No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
  * SNAT rules, the null binding), every other one counts as forwarded. */
 #include "datapath.h"
 
