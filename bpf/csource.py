@@ -9,6 +9,7 @@ System headers (``<uapi/linux/...>``) stay includes for bcc's own preprocessor.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 INCLUDE_DIR = Path(__file__).resolve().parent / "include"
@@ -31,9 +32,9 @@ def inline_includes(text: str, include_dir: Path = INCLUDE_DIR,
     return _LOCAL_INCLUDE.sub(paste, text)
 
 
-def program_source(path: Path, defines: dict[str, int | str] | None = None) -> str:
-    """The text of a C program of bpf/ with the datapath headers inlined, after ``#define``s
-    overriding limits (consts.h's ``#ifndef`` defaults)."""
+def program_source(path: Path, defines: Mapping[str, int | str] | None = None,
+                   include_dir: Path = INCLUDE_DIR) -> str:
+    """The text of the C program at ``path`` with the datapath headers inlined, after
+    ``#define``s overriding limits (consts.h's ``#ifndef`` defaults, BPFT_TABLE)."""
     head = "".join(f"#define {name} {value}\n" for name, value in (defines or {}).items())
-    return head + inline_includes(path.read_text(), path.parent / "include"
-                                  if (path.parent / "include").is_dir() else INCLUDE_DIR)
+    return head + inline_includes(path.read_text(), include_dir)

@@ -1,10 +1,13 @@
 /* The test harness: a tc program standing in for the generated rule code, to prove the C
  * library (bpf/include) against the reference model packet by packet (tests/datapath).
  *
- * parse -> conntrack -> "PREROUTING": a known flow gets its destination manip, a new one the
- * first matching DNAT rule of harness_cfg (or the identity) -> "POSTROUTING": a known flow
- * gets its source manip, a new one the first matching SNAT rule (or the null binding) ->
- * confirm -> TC_ACT_OK. No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
+ * parse -> "raw" (NOTRACK of one UDP port) -> conntrack -> "PREROUTING": a known flow gets
+ * its destination manip, a new one the first matching DNAT rule of harness_cfg (or the
+ * identity) -> "POSTROUTING": a known flow gets its source manip, a new one the first
+ * matching SNAT rule (or the null binding) -> confirm -> TC_ACT_OK (TC_ACT_SHOT and a
+ * drop_count reason for INVALID with HCFG_DROP_INVALID, no free NAT tuple, failed rewrites).
+ * It does the source manip at ingress without redirecting: on a real node the kernel would
+ * route the packet afterwards (see tests/datapath/test_veth.py). No FIB: a packet to one of harness_cfg.local takes the INPUT path (no
  * SNAT rules, the null binding), every other one counts as forwarded. */
 #include "datapath.h"
 
@@ -73,28 +76,21 @@ static __always_inline int harness_verdict(struct pkt_state *st, const struct fr
 	return verdict;
 }
 
-int harness(struct __sk_buff *skb)
+static __always_inline int harness_process(struct __sk_buff *skb, struct pkt_state *st,
+					   const struct harness_cfg *cfg)
 {
-	__u32 zero = 0;
-	struct pkt_state *st = pkt_scratch.lookup(&zero);
-	struct harness_cfg *cfg = harness_cfg.lookup(&zero);
 	struct frag_key fkey = {};
 	struct ct_entry *entry;
 	int reason;
 
-	if (!st || !cfg)
-		return drop_packet(NULL, DROP_SCRATCH);
-	pkt_state_reset(st);
-	int parsed = parse_ipv4(skb, &st->pkt);
-	if (parsed == PARSE_NOT_IPV4)
-		return TC_ACT_OK;
-	if (parsed != PARSE_OK)
-		return drop_packet(st, DROP_MALFORMED);
-	st->now_ns = bpf_ktime_get_ns() + cfg->clock_offset_ns;
 	if (st->pkt.flags & PKT_F_FRAG_LATER)
 		return frag_follow4(skb, st);
 	frag_key4(&st->pkt, &fkey); /* used for first fragments only */
 
+	/* "raw PREROUTING" */
+	if (cfg->notrack_udp_dport && st->pkt.protocol == IPPROTO_UDP &&
+	    (st->pkt.flags & PKT_F_PORTS) && st->pkt.dport == cfg->notrack_udp_dport)
+		st->ct.flags |= CTI_NOTRACK;
 	entry = ct_lookup4(st);
 	if (entry) {
 		/* a known connection (or an ICMP error about one): its stored translation at the
@@ -127,6 +123,29 @@ int harness(struct __sk_buff *skb)
 		}
 	}
 	return harness_verdict(st, &fkey, 0);
+}
+
+int harness(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct pkt_state *st = pkt_scratch.lookup(&zero);
+	struct harness_cfg *cfg = harness_cfg.lookup(&zero);
+	struct flow4 own;
+
+	if (!st || !cfg)
+		return drop_packet(NULL, DROP_SCRATCH);
+	pkt_state_reset(st);
+	int parsed = parse_ipv4(skb, &st->pkt);
+	if (parsed == PARSE_NOT_IPV4)
+		return TC_ACT_OK;
+	if (parsed != PARSE_OK)
+		return drop_packet(st, DROP_MALFORMED);
+	st->now_ns = bpf_ktime_get_ns() + cfg->clock_offset_ns;
+	pkt_flow4(&st->pkt, &own);
+	int verdict = harness_process(skb, st, cfg);
+	if ((cfg->flags & HCFG_UNDO) && !(st->pkt.flags & PKT_F_ICMP_ERROR))
+		nat_rewrite4(skb, st, &own);
+	return verdict;
 }
 
 /* The smallest tc program: the floor of BPF_PROG_TEST_RUN's own cost. */

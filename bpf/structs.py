@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 
 u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
 
@@ -100,16 +102,17 @@ HARNESS_LOCALS = 2
 HCFG_DROP_INVALID = 0x01
 HCFG_NO_CONFIRM = 0x02
 HCFG_FORGET = 0x04
+HCFG_UNDO = 0x08
 PKT_STATE_SPARE = 128
 
 # consts.h defaults (seconds), compared with the model's in tests/datapath/test_structs.py.
-CT_TIMEOUTS = {
+CT_TIMEOUTS: Mapping[str, int] = MappingProxyType({
     "CT_TIMEOUT_TCP_SYN_SENT": 120, "CT_TIMEOUT_TCP_SYN_RECV": 60,
     "CT_TIMEOUT_TCP_ESTABLISHED": 432000, "CT_TIMEOUT_TCP_FIN_WAIT": 120,
     "CT_TIMEOUT_TCP_CLOSE_WAIT": 60, "CT_TIMEOUT_TCP_LAST_ACK": 30,
     "CT_TIMEOUT_TCP_TIME_WAIT": 120, "CT_TIMEOUT_TCP_CLOSE": 10, "CT_TIMEOUT_UDP": 30,
     "CT_TIMEOUT_UDP_STREAM": 120, "CT_TIMEOUT_ICMP": 30, "CT_TIMEOUT_GENERIC": 600,
-}
+})
 CT_MAX_ENTRIES = 65536
 NAT_PORT_TRIES = 128
 
@@ -170,7 +173,7 @@ class harness_rule(ctypes.Structure):  # noqa: N801
 class harness_cfg(ctypes.Structure):  # noqa: N801
     _fields_ = [("dnat", harness_rule * HARNESS_RULES), ("snat", harness_rule * HARNESS_RULES),
                 ("clock_offset_ns", u64), ("flags", u32), ("local", u32 * HARNESS_LOCALS),
-                ("pad", u32)]
+                ("notrack_udp_dport", u16), ("pad", u16)]
 
 
 # --- rules.h: the rule data the generated chain programs read ---
@@ -237,12 +240,12 @@ class rule_ctr(ctypes.Structure):  # noqa: N801
 
 
 # Everything the layout test compares: struct name -> ctypes mirror.
-STRUCTS: dict[str, type[ctypes.Structure]] = {
+STRUCTS: Mapping[str, type[ctypes.Structure]] = MappingProxyType({
     cls.__name__: cls for cls in (flow4, ct_entry, pkt_info, ct_info, nat_range, nat_search,
                                   pkt_state, frag_key, frag_entry, harness_rule, harness_cfg,
                                   rule_act, rule_val, rblk_key, lk_key, lk_lpm_key, lk_cand,
                                   lk_val, sel_head, sel_key, sel_member, rule_ctr)
-}
+})
 
 
 def constants() -> dict[str, int]:

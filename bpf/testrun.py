@@ -10,12 +10,14 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 BPF_PROG_TEST_RUN = 10
 # bpf(2)'s syscall number per architecture.
-_SYS_BPF = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "riscv64": 280, "s390x": 351,
-            "ppc64le": 361}
+_SYS_BPF: Mapping[str, int] = MappingProxyType({
+    "x86_64": 321, "aarch64": 280, "armv7l": 386, "riscv64": 280, "s390x": 351, "ppc64le": 361})
 # Room for what a program may add to the packet (encapsulation, options).
 OUT_HEADROOM = 256
 

@@ -200,6 +200,9 @@ struct harness_rule {
 #define HCFG_DROP_INVALID 0x01   /* -A FORWARD -m conntrack --ctstate INVALID -j DROP */
 #define HCFG_NO_CONFIRM 0x02     /* benchmark: never insert (every packet stays a new flow) */
 #define HCFG_FORGET 0x04         /* benchmark: insert, then delete what was inserted */
+#define HCFG_UNDO 0x08           /* benchmark: rewrite the packet back to its own tuple at
+                                  * the end, so BPF_PROG_TEST_RUN's repeats (which run on the
+                                  * previous run's output) all see the same packet */
 
 struct harness_cfg {
 	struct harness_rule dnat[HARNESS_RULES]; /* "PREROUTING", first match wins */
@@ -209,7 +212,8 @@ struct harness_cfg {
 	/* the node's own addresses: a packet to one of them takes the INPUT path, whose nat
 	 * chain (empty in the harness) gives it the null source binding (no FIB here) */
 	__be32 local[HARNESS_LOCALS];
-	__u32 pad;
+	__u16 notrack_udp_dport; /* raw: -p udp --dport N -j NOTRACK (0: none) */
+	__u16 pad;
 };
 
 #endif /* BPFT_STRUCTS_H */

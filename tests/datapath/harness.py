@@ -8,6 +8,7 @@ and the harness's config entry, so the two always mean the same rule.
 from __future__ import annotations
 
 import ctypes
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ from bpf import structs
 from bpf.csource import program_source
 from bpf.structs import be32, from_be32
 from bpf.testrun import RunResult, run_program
-from iptparse.grammar.tokens import format_ipv4
 
 HARNESS_C = Path(__file__).resolve().parents[2] / "bpf" / "harness.c"
 # Ethernet header put in front of every test packet (tc programs see whole frames).
@@ -29,9 +29,10 @@ PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 class NatRule:
     """``-A PREROUTING -d ADDR/LEN [-p P [--dport N]] -j DNAT --to-destination ...`` or
     ``-A POSTROUTING -s ADDR/LEN [-p P] -j SNAT --to-source ...`` / ``MASQUERADE``.
-    ``to_addr`` of a MASQUERADE is the address of the interface the packets leave by."""
+    ``to_addr`` of a MASQUERADE is the address of the interface the packets leave by, of a
+    REDIRECT the address of the interface they arrive on (the harness has no FIB)."""
 
-    kind: str  # DNAT, SNAT or MASQUERADE
+    kind: str  # DNAT, REDIRECT, SNAT or MASQUERADE
     match: str  # ADDR/LEN of the destination (DNAT) or source (SNAT, MASQUERADE)
     to_addr: str
     protocol: str | None = None
@@ -40,7 +41,7 @@ class NatRule:
     random_fully: bool = False
 
     def iptables(self) -> str:
-        dnat = self.kind == "DNAT"
+        dnat = self.kind in ("DNAT", "REDIRECT")
         words = ["-A", "PREROUTING" if dnat else "POSTROUTING", "-d" if dnat else "-s",
                  self.match]
         if self.protocol is not None:
@@ -52,7 +53,7 @@ class NatRule:
             low, high = self.to_ports
             ports = f"{low}" if low == high else f"{low}-{high}"
         words += ["-j", self.kind]
-        if self.kind == "MASQUERADE":
+        if self.kind in ("MASQUERADE", "REDIRECT"):
             if ports:
                 words += ["--to-ports", ports]
         else:
@@ -67,7 +68,8 @@ class NatRule:
         mask = (0xFFFFFFFF << (32 - int(length or 32))) & 0xFFFFFFFF
         to = structs.nat_range(
             min_addr=be32(_address(self.to_addr)), max_addr=be32(_address(self.to_addr)),
-            kind=structs.NAT_KIND_DNAT if self.kind == "DNAT" else structs.NAT_KIND_SNAT,
+            kind=structs.NAT_KIND_DNAT if self.kind in ("DNAT", "REDIRECT")
+            else structs.NAT_KIND_SNAT,
             flags=(structs.NAT_F_PORTS if self.to_ports else 0)
             | (structs.NAT_F_RANDOM_FULLY if self.random_fully else 0))
         if self.to_ports:
@@ -119,13 +121,15 @@ class Harness:
         return self.bpf.get_table(name.encode())
 
     def configure(self, rules: list[NatRule], flags: int = 0,
-                  local: tuple[int, ...] = ()) -> None:
-        """Rules, HCFG_* flags, and the node's own addresses (model integers)."""
-        cfg = structs.harness_cfg(flags=flags, clock_offset_ns=self.clock_offset_ns)
+                  local: tuple[int, ...] = (), notrack_udp_dport: int = 0) -> None:
+        """Rules, HCFG_* flags, the node's own addresses (model integers), the UDP port raw
+        NOTRACKs."""
+        cfg = structs.harness_cfg(flags=flags, clock_offset_ns=self.clock_offset_ns,
+                                  notrack_udp_dport=notrack_udp_dport)
         for index, own in enumerate(local[:structs.HARNESS_LOCALS]):
             cfg.local[index] = be32(own)
-        dnat = [rule for rule in rules if rule.kind == "DNAT"]
-        snat = [rule for rule in rules if rule.kind != "DNAT"]
+        dnat = [rule for rule in rules if rule.kind in ("DNAT", "REDIRECT")]
+        snat = [rule for rule in rules if rule.kind not in ("DNAT", "REDIRECT")]
         if len(dnat) > structs.HARNESS_RULES or len(snat) > structs.HARNESS_RULES:
             raise ValueError("too many rules for the harness")
         for index, rule in enumerate(dnat):
@@ -148,13 +152,17 @@ class Harness:
         self._cfg.clock_offset_ns = self.clock_offset_ns
         self._write_cfg()
 
+    def clear_connections(self) -> None:
+        self._table("ct_map").clear()
+
     def reset(self) -> None:
         for name in ("ct_map", "frag_map"):
             self._table(name).clear()
         drops = self._table("drop_count")
         for key in list(drops.keys()):
             drops[key] = drops.Leaf(*([0] * len(drops[key])))
-        self.clock_offset_ns = 0
+        # the clock offset stays: it only ever grows, so the latest scratch slot is the one
+        # with the largest clock (see last_state)
         self.configure([])
 
     def run(self, ip_packet: bytes, repeat: int = 1, prog_fd: int | None = None) -> RunResult:
@@ -185,9 +193,16 @@ class Harness:
                                     entry.tcp_state, entry.expires_ns))
         return found
 
+    def last_state(self) -> structs.pkt_state:
+        """The per-packet state the last run left in its CPU's scratch slot (the slot with the
+        latest clock: runs happen on whichever CPU the test process is on)."""
+        slots = self._table("pkt_scratch")[self._table("pkt_scratch").Key(0)]
+        states = [structs.pkt_state.from_buffer_copy(bytes(slot)) for slot in slots]
+        return max(states, key=lambda state: state.now_ns)
+
+    def now_ns(self) -> int:
+        """The harness's conntrack clock now (bpf_ktime_get_ns is CLOCK_MONOTONIC)."""
+        return time.clock_gettime_ns(time.CLOCK_MONOTONIC) + self.clock_offset_ns
+
     def entries(self) -> int:
         return len(list(self._table("ct_map").keys()))
-
-
-def describe(address: int) -> str:
-    return format_ipv4(address)
