@@ -62,7 +62,7 @@ def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
     report = analyze(plan)
     generated = generate(plan, report)
     uplink = socket.if_nametoindex("v0")
-    data = datapath_data(plan, generated, Environment({"v0": uplink}))
+    data = datapath_data(plan, generated, Environment({"v0": uplink})).entries
     data.update(Enforcer(pin_dir=pins).host_entries(
         [Interface("v0", uplink, address(NODE_ADDRESS))], [address(NODE_ADDRESS)]))
     datapath = compile_datapath(datapath_source(generated), pins,

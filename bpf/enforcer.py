@@ -26,7 +26,7 @@ from bpf.loader import (
     netns_pin_dir,
     retire_generations,
 )
-from bpf.ruledata import Environment, MapEntries, datapath_data
+from bpf.ruledata import DatapathData, Environment, MapEntries, datapath_data
 from translator.plan import Plan
 from translator.shape import ShapeReport
 
@@ -63,6 +63,7 @@ class Enforcer:
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
         self.data: MapEntries = {}
+        self.slots: DatapathData | None = None
         self.compiles = 0
 
     # --- what the namespace looks like -----------------------------------------------------
@@ -85,13 +86,13 @@ class Enforcer:
               interfaces: list[Interface], local: Iterable[int]) -> bool:
         """Make the datapath run ``plan``; True when it had to compile."""
         generated = generate(plan, report)
-        data = datapath_data(plan, generated, env)
-        data.update(self.host_entries(interfaces, local))
+        found = datapath_data(plan, generated, env)
+        data = {**found.entries, **self.host_entries(interfaces, local)}
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
         label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
         if self.datapath is not None and self.datapath.generation.label == label:
             self._write(self.datapath.maps, data, self.data)
-            self.data = data
+            self.data, self.slots = data, found
             return False
         datapath = compile_datapath(
             datapath_source(generated), self.pin_dir,
@@ -107,24 +108,51 @@ class Enforcer:
         retire_generations(self.pin_dir, datapath.generation, live)
         if self.datapath is not None:
             self.datapath.close()
-        self.datapath, self.data = datapath, data
+        self.datapath, self.data, self.slots = datapath, data, found
         return True
 
     @staticmethod
     def _write(maps: Mapping[str, object], new: MapEntries, old: MapEntries) -> None:
-        """Entries that are new or changed first, then the ones that went away."""
-        for name, entries in new.items():
+        """Entries that are new or changed first, then the ones that went away. Writes go
+        from what is referred to towards what refers (rule values, select members and heads,
+        RULE blocks, then the lookups, which are where kube-proxy's services are entered);
+        deletes the other way round: no packet meets an entry pointing at a missing one."""
+        names = sorted(set(new) | set(old), key=_write_rank)
+        for name in names:
             target = maps[name]
             before = old.get(name, {})
-            for key, value in entries.items():
+            for key, value in new.get(name, {}).items():
                 if before.get(key) != value:
                     target.update(key, value)  # type: ignore[attr-defined]
-        for name, entries in old.items():
+        for name in reversed(names):
             target = maps[name]
             after = new.get(name, {})
-            for key in entries:
+            for key in old.get(name, {}):
                 if key not in after:
                     target.delete(key)  # type: ignore[attr-defined]
+
+    def counters(self) -> dict[tuple[str, str, int | None], tuple[int, int]]:
+        """(packets, bytes) per rule (table, chain, rule number) and per built-in chain's
+        policy (rule number None), summed over the CPUs: what -L -v and -c show."""
+        assert self.datapath is not None and self.slots is not None
+        table = self.datapath.maps["ctr"]
+        found: dict[tuple[str, str, int | None], tuple[int, int]] = {}
+        owners: list[tuple[tuple[str, str, int | None], int]] = [
+            *self.slots.rule_slots.items(),
+            *(((t, c, None), slot) for (t, c), slot in self.slots.policy_slots.items())]
+        for owner, slot in owners:
+            per_cpu = table.lookup(bytes(structs.u32(slot))) or []
+            values = [structs.rule_ctr.from_buffer_copy(raw) for raw in per_cpu]
+            found[owner] = (sum(v.packets for v in values), sum(v.bytes for v in values))
+        return found
+
+    def zero_counters(self) -> None:
+        """-Z: every rule's and policy's counter back to zero."""
+        assert self.datapath is not None and self.slots is not None
+        table = self.datapath.maps["ctr"]
+        zero = bytes(structs.rule_ctr())
+        for slot in [*self.slots.rule_slots.values(), *self.slots.policy_slots.values()]:
+            table.update(bytes(structs.u32(slot)), zero)
 
     def program_ids(self) -> dict[tuple[str, str], int]:
         with TcHooks(self.netns) as hooks:
@@ -144,6 +172,13 @@ class Enforcer:
         if self.datapath is not None:
             self.datapath.close()
             self.datapath = None
+
+
+WRITE_ORDER = ("localad", "ifaddr", "rdata", "selm", "selh", "rblk")
+
+
+def _write_rank(name: str) -> tuple[int, str]:
+    return (WRITE_ORDER.index(name) if name in WRITE_ORDER else len(WRITE_ORDER), name)
 
 
 def ipv4_of(text: str) -> int:

@@ -232,25 +232,40 @@ def _pack(value: ctypes.Structure) -> bytes:
     return bytes(value)
 
 
+RuleId = tuple[str, str, int]  # (table, chain, rule number)
+
+
 @dataclass(slots=True)
 class _Builder:
     plan_layout: Layout
     env: Environment
     maps: MapEntries
-    next_slot: int = 0
+    slots: dict[RuleId, int] = field(default_factory=dict)
 
-    def slot_value(self, rule: Rule, table: str) -> tuple[int, structs.rule_val]:
-        slot = self.next_slot
-        self.next_slot += 1
+    def slot_value(self, rule: Rule, table: str, chain: str,
+                   number: int) -> tuple[int, structs.rule_val]:
+        slot = len(self.slots)
+        self.slots[(table, chain, number)] = slot
         return slot, rule_value(rule, table, self.plan_layout, self.env, slot)
 
     def put(self, name: str, key: ctypes.Structure | bytes, value: ctypes.Structure) -> None:
         self.maps.setdefault(name, {})[bytes(key)] = bytes(value)
 
 
-def datapath_data(plan: Plan, generated: GeneratedDatapath, env: Environment) -> MapEntries:
-    """Every map entry of the Plan for ``generated``'s programs: map name -> key -> value."""
+@dataclass(frozen=True, slots=True)
+class DatapathData:
+    """Every map entry (map name -> key -> value), and each rule's counter slot; a built-in
+    chain's policy counts in slot ``policy_slots[(table, chain)]``."""
+
+    entries: MapEntries
+    rule_slots: Mapping[RuleId, int]
+    policy_slots: Mapping[tuple[str, str], int]
+
+
+def datapath_data(plan: Plan, generated: GeneratedDatapath, env: Environment) -> DatapathData:
+    """Every map entry of the Plan for ``generated``'s programs."""
     builder = _Builder(generated.layout, env, {})
+    rule_slots = int(generated.defines["RULE_SLOTS"])
     for program in generated.layout.programs:
         table = program.table
         chains = plan.tables[table].chains
@@ -259,21 +274,24 @@ def datapath_data(plan: Plan, generated: GeneratedDatapath, env: Environment) ->
             builder.put("policy", structs.u32(program.index), verdict)
         for member, name in enumerate(program.members):
             for index, block in enumerate(chains[name].blocks):
-                _block_data(builder, program.index, index, member, table, block,
+                _block_data(builder, program.index, index, member, table, name, block,
                             lookup_map_name(program, index))
-    return builder.maps
+    policies = {(program.table, program.name): rule_slots + program.index
+                for program in generated.layout.programs if program.builtin}
+    return DatapathData(builder.maps, builder.slots, policies)
 
 
-def _block_data(builder: _Builder, prog: int, index: int, member: int, table: str,
+def _block_data(builder: _Builder, prog: int, index: int, member: int, table: str, chain: str,
                 block: Any, lookup_name: str) -> None:
     head_key = structs.rblk_key(prog, index, member)
     if isinstance(block, RuleBlock):
-        builder.put("rblk", head_key, builder.slot_value(block.rule, table)[1])
+        builder.put("rblk", head_key,
+                    builder.slot_value(block.rule, table, chain, block.rules[0])[1])
     elif isinstance(block, LookupBlock):
         slots: dict[int, int] = {}
         for number, rule in sorted({n: r for found in block.entries.values()
                                     for n, r in found}.items()):
-            slot, value = builder.slot_value(rule, table)
+            slot, value = builder.slot_value(rule, table, chain, number)
             slots[number] = slot
             builder.put("rdata", structs.u32(slot), value)
         for key, found in block.entries.items():
@@ -291,7 +309,8 @@ def _block_data(builder: _Builder, prog: int, index: int, member: int, table: st
         for position, (cut, alias) in enumerate(cuts):
             one = structs.sel_member(cut, alias)
             if position < len(members):
-                slot, value = builder.slot_value(members[position][1], table)
+                number, rule = members[position]
+                slot, value = builder.slot_value(rule, table, chain, number)
                 builder.put("rdata", structs.u32(slot), value)
                 one.slot = slot
                 if isinstance(block, SelectBlock):  # (r & 0x7fffffff) < 2**31 always holds

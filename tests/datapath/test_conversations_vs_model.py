@@ -4,14 +4,16 @@ netfilter tables are empty), compared packet by packet with the reference model.
 The same topology and conversations as tests/differential/test_model_conversations_vs_kernel.py
 (where the model is checked against iptables-legacy), with the rule lines the datapath enforces
 today (no REJECT answers, CONNMARK save/restore or connmark match yet). For every packet:
-delivered or not, and the addresses and ports it arrived with. Different Shapes recompile; the
-same Shape only rewrites data. ``BPFTABLES_DATAPATH_EXAMPLES`` raises the number of examples.
+delivered or not, and the addresses and ports it arrived with; after every example, each rule's
+and policy's packet counter. Different Shapes recompile; the same Shape only rewrites data.
+``BPFTABLES_DATAPATH_EXAMPLES`` raises the number of examples.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -97,7 +99,12 @@ class NodeDatapath:
         ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
         self.apply(ruleset)
         self.enforcer.clear_connections()
+        self.enforcer.zero_counters()
         return ruleset
+
+    def packet_counters(self) -> Counter:
+        return Counter({key: packets for key, (packets, _) in self.enforcer.counters().items()
+                        if packets})
 
     def close(self, node: str) -> None:
         pins = self.enforcer.pin_dir
@@ -188,6 +195,9 @@ def test_datapath_conversations_match_the_model(topology: tuple[Topology, NodeDa
     finally:
         for sock in (client_send, server_send, at_server, at_client):
             sock.close()
+    # the node's own packets (its kernel's answers) cross OUTPUT: not counted on either side
+    assert kernel_test.not_output(datapath.packet_counters()) == kernel_test.not_output(
+        model.counters), text
 
 
 def test_the_same_shape_keeps_its_programs(topology: tuple[Topology, NodeDatapath]) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
 from typing import Any
 
 from iptparse.extensions import find_match, find_target
-from iptparse.model import Ruleset
+from iptparse.model import Rule, Ruleset
 from translator.model.conntrack import (
     ICMP_ERROR_TYPES,
     Connection,
@@ -91,17 +92,21 @@ class _Flow:
 
 
 def tracking_enabled(ruleset: Ruleset) -> bool:
-    """Whether any rule turns connection tracking on in the namespace (see
-    :meth:`~iptparse.extensions.base.Extension.enables_conntrack`); without, nat never runs."""
-    for table in ruleset.tables.values():
-        for chain in table.chains.values():
-            for rule in chain.rules:
-                used = [(find_match(match.name), match.options) for match in rule.matches]
-                if rule.target is not None:
-                    used.append((find_target(rule.target.name), rule.target.options))
-                if any(ext is not None and ext.enables_conntrack(options)
-                       for ext, options in used):
-                    return True
+    """Whether any rule turns connection tracking on in the namespace; without, nat never
+    runs."""
+    return rules_enable_tracking(rule for table in ruleset.tables.values()
+                                 for chain in table.chains.values() for rule in chain.rules)
+
+
+def rules_enable_tracking(rules: Iterable[Rule]) -> bool:
+    """Whether one of ``rules`` turns connection tracking on (see
+    :meth:`~iptparse.extensions.base.Extension.enables_conntrack`)."""
+    for rule in rules:
+        used = [(find_match(match.name), match.options) for match in rule.matches]
+        if rule.target is not None:
+            used.append((find_target(rule.target.name), rule.target.options))
+        if any(ext is not None and ext.enables_conntrack(options) for ext, options in used):
+            return True
     return False
 
 
