@@ -393,7 +393,7 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: Resum
     elif kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
         out("return act_nat(skb, st, &rv->act);", indent)
     elif kind == "REJECT":
-        out("return drop_packet(st, DROP_REJECT);", indent)
+        out("return act_reject(skb, st, &rv->act);", indent)
     elif kind == "NOTRACK":
         out("st->ct.flags |= CTI_NOTRACK;", indent)
     # LOG and no target: counted, nothing else

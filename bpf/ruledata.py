@@ -26,7 +26,9 @@ from bpf.codegen import (
 )
 from iptparse.extensions.conntrack import CTSTATE_NAMES
 from iptparse.extensions.icmp import ANY_TYPE
+from iptparse.extensions.reject import TCP_RESET
 from iptparse.model import Rule
+from translator.model.node import REJECT_ICMP_CODES
 from translator.plan import (
     PROBABILITY_ONE,
     AffinityBlock,
@@ -109,6 +111,10 @@ def _action(rule: Rule, table: str, plan_layout: Layout, act: structs.rule_act) 
         act.val, act.mask = target.options.ctmark, target.options.ctmask
     elif kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
         act.nat = _nat_range(kind, target.options)
+    elif kind == "REJECT":
+        answer = target.options.reject_with
+        act.val = (structs.REJECT_TCP_RESET if answer == TCP_RESET
+                   else REJECT_ICMP_CODES[answer])
 
 
 def _ports(value: structs.rule_val, options: Any) -> None:

@@ -183,6 +183,7 @@ MULTIPORT_MAX = 15
 LK_LPM_EXACT_BITS = 96
 RV_F_ICMP_ANY_TYPE = 0x01
 RV_F_SRC_SIDE = 0x02
+REJECT_TCP_RESET = 0xFF
 
 
 class rule_act(ctypes.Structure):  # noqa: N801

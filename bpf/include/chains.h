@@ -312,4 +312,6 @@ static __always_inline int act_nat(struct __sk_buff *skb, struct pkt_state *st,
 	return stage_done(skb, st);
 }
 
+#include "reject.h"
+
 #endif /* BPFT_CHAINS_H */

@@ -13,8 +13,8 @@ enum drop_reason {
 	DROP_FRAG_FOLLOW = 6,    /* a later fragment of a dropped first fragment */
 	DROP_REWRITE = 7,        /* a checksum/store helper failed while rewriting */
 	DROP_SCRATCH = 8,        /* the per-CPU scratch map was not there (cannot happen) */
-	DROP_REJECT = 9,         /* -j REJECT (no ICMP error or RST is sent yet) */
-	DROP_STACK = 10,          /* jumps deeper than STACK_DEPTH */
+	DROP_REJECT = 9,         /* -j REJECT with no answer (see reject.h) */
+	DROP_STACK = 10,         /* jumps deeper than STACK_DEPTH */
 	DROP_TAILCALL = 11,      /* a chain program missing from progs (cannot happen) */
 	DROP_NO_ADDRESS = 12,    /* MASQUERADE/REDIRECT: the interface has no IPv4 address */
 	DROP_MAX = 16,           /* size of drop_count; reasons stay below it */

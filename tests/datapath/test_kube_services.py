@@ -6,8 +6,8 @@ into 198.18.0.0/15 and kube-proxy's jumps added as in tests/differential/
 test_model_fixtures_vs_kernel.py (where the model is checked against the kernel with the same
 probes). For every address and port a service answers on: the connection reaches an endpoint
 the model can pick (statistic), from the address the model says (MASQUERADE), the endpoint's
-answer comes back from the service address, and what the model drops is not delivered.
-The one difference left: REJECT drops without sending the ICMP error or reset yet.
+answer comes back from the service address, what the model drops is not delivered, and a
+service without endpoints answers with REJECT's ICMP error as the model says.
 """
 
 from __future__ import annotations
@@ -86,8 +86,18 @@ def test_every_service_through_the_datapath(topology: tuple[Topology, NodeDatapa
             send_packet(client, wire(packet), destination)
             expected = model.receive(packet, "n0")
             at_endpoint = [parsed(raw) for raw in received(at_server, 0.1)]
-            if expected.path == "INPUT" or expected.verdict != "ACCEPT":
+            answers = [parsed(raw) for raw in received(at_client, 0.02)]
+            if expected.path == "INPUT":
+                # delivered to the node's own stack, which has no listener: it resets
                 assert at_endpoint == [], context
+                resets = [p for p in answers if p.protocol == IPPROTO_TCP and p.tcp_flags & 4]
+                assert bool(resets) == (expected.verdict == "ACCEPT"), context
+                refused += 1
+                continue
+            if expected.verdict != "ACCEPT":
+                assert at_endpoint == [], context
+                wanted = [headers(expected.reply)] if expected.reply is not None else []
+                assert [headers(p) for p in answers] == wanted, context
                 refused += 1
                 continue
             assert len(at_endpoint) == 1, context

@@ -46,7 +46,8 @@ def _facts() -> list[tuple[str, str, int]]:
 def _layout_program(facts: list[tuple[str, str, int]]) -> str:
     body = "".join(f"\tkey = {index}; value = (__u64)({expr}); layout.update(&key, &value);\n"
                    for index, (_, expr, _) in enumerate(facts))
-    return (f'#include "datapath.h"\n#include "rules.h"\nBPF_ARRAY(layout, __u64, {len(facts)});\n'
+    return ('#include "datapath.h"\n#include "chains.h"\n'
+            f"BPF_ARRAY(layout, __u64, {len(facts)});\n"
             "int report(struct __sk_buff *skb)\n{\n\t__u32 key;\n\t__u64 value;\n"
             f"{body}\treturn TC_ACT_OK;\n}}\n")
 
