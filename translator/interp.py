@@ -16,7 +16,15 @@ from typing import Any
 from translator.model.evaluate import TableVerdict, walk_table
 from translator.model.packet import Packet
 from translator.model.semantics import Context
-from translator.plan import Candidates, KeyValue, LookupBlock, RuleBlock, TablePlan, block_members
+from translator.plan import (
+    Candidates,
+    KeyValue,
+    LookupBlock,
+    Plan,
+    RuleBlock,
+    TablePlan,
+    block_members,
+)
 
 
 def _mask(length: int) -> int:
@@ -63,6 +71,16 @@ def _block_candidates(block: Any, packet: Packet) -> Candidates:
     if isinstance(block, RuleBlock):
         return ((block.rules[0], block.rule),)
     return block_members(block)
+
+
+def plan_runner(plan: Plan) -> Callable[..., TableVerdict]:
+    """A reference-model Node's table runner (translator/model/node.py) that runs ``plan``'s
+    compiled tables instead of the rules."""
+    def run(name: str, hook: str, packet: Packet, ctx: Context,
+            on_hit: Callable[[str, str, int | None], None]) -> TableVerdict:
+        return run_table_plan(plan.tables[name], hook, packet, ctx, on_hit)
+
+    return run
 
 
 def run_table_plan(plan: TablePlan, hook: str, packet: Packet, ctx: Context,

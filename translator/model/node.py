@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass, replace
 from typing import Any
 
@@ -32,7 +32,7 @@ from translator.model.conntrack import (
     packet_tuple,
     tcp_invalid,
 )
-from translator.model.evaluate import Visit, run_table
+from translator.model.evaluate import TableVerdict, Visit, run_table
 from translator.model.nat import NatRange, translate
 from translator.model.packet import (
     IPPROTO_ICMP,
@@ -91,6 +91,11 @@ class _Flow:
     related: bool = False  # an ICMP error about the connection
 
 
+# (table name, hook, packet, context, counter callback) -> the table's verdict
+TableRunner = Callable[[str, str, Packet, Context, Callable[[str, str, int | None], None]],
+                       TableVerdict]
+
+
 def tracking_enabled(ruleset: Ruleset) -> bool:
     """Whether any rule turns connection tracking on in the namespace; without, nat never
     runs."""
@@ -114,8 +119,11 @@ class Node:
     """One namespace's netfilter state: rules, connections, recent lists, counters."""
 
     def __init__(self, ruleset: Ruleset, host: Host, rng: random.Random | None = None,
-                 icmp_ratelimit_ms: int = ICMP_RATELIMIT_MS) -> None:
+                 icmp_ratelimit_ms: int = ICMP_RATELIMIT_MS,
+                 table_runner: TableRunner | None = None) -> None:
         self.ruleset = ruleset
+        # how a table runs: its rules by default; translator/interp.py runs its compiled Plan
+        self.table_runner = table_runner
         self.icmp_ratelimit_ms = icmp_ratelimit_ms
         self._icmp_tokens: dict[int, tuple[float, float]] = {}  # peer -> (tokens ms, at)
         self.host = host
@@ -206,7 +214,7 @@ class Node:
             if name == "nat" and not self._nat_wanted(flow, hook):
                 continue
             ctx = Context(self.host, hook, flow.view, self.now, self.rng, self.recent, self.nth)
-            result = run_table(table, hook, packet, ctx, self._count)
+            result = self._run(name, hook, packet, ctx)
             visits.extend(result.visits)
             packet = result.packet
             outcome = result.outcome
@@ -222,6 +230,11 @@ class Node:
                     reply = self._reject_reply(packet, outcome.reply, hook)
                 return result.verdict, packet, reply
         return "ACCEPT", packet, None
+
+    def _run(self, name: str, hook: str, packet: Packet, ctx: Context) -> TableVerdict:
+        if self.table_runner is not None:
+            return self.table_runner(name, hook, packet, ctx, self._count)
+        return run_table(self.ruleset.tables[name], hook, packet, ctx, self._count)
 
     def _count(self, table: str, chain: str, rule: int | None) -> None:
         self.counters[(table, chain, rule)] += 1
@@ -393,7 +406,7 @@ class Node:
                 and not rejected.snat_done and nat is not None):
             ctx = Context(self.host, "POSTROUTING", flow.view, self.now, self.rng, self.recent,
                           self.nth)
-            visits.extend(run_table(nat, "POSTROUTING", packet, ctx, self._count).visits)
+            visits.extend(self._run("nat", "POSTROUTING", packet, ctx).visits)
         if answer_flow is not None and _translated(answer_flow, destination=False):
             packet = self._nat_existing(packet, answer_flow, destination=False)
         if answer_flow is not None and connection is not None and connection.status:
