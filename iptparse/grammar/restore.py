@@ -49,6 +49,11 @@ class RestoreOptions:
 
 # Words are separated by space, tab and newline only (add_param_to_argv).
 _PLAIN_WORD = re.compile(r"[^ \t\n]+")
+# The other characters str.split() takes as blanks: without them, str.split() (much faster than
+# the regex) splits exactly as add_param_to_argv does.
+OTHER_SPLIT_BLANKS = ("\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+                      "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_OTHER_SPLIT_BLANK = re.compile(f"[{OTHER_SPLIT_BLANKS}]")
 # A word with a double-quoted part: unquoted prefix + quoted text, ended by the closing quote.
 # A line whose only quoted part is a whole word: blank (or start) before, blank (or end) after.
 _WHOLE_WORD_QUOTE = re.compile(r'(?:^|[ \t\n])"[^"]*"(?:[ \t\n]|$)')
@@ -57,14 +62,15 @@ _QUOTED_OR_PLAIN = re.compile(r'([^ \t\n"]*)"([^"\\]*)"|([^ \t\n"]+)')
 
 def tokenize_rule_line(text: str, line: int) -> list[str]:
     """Split a rule line into argv words as iptables-restore does (add_param_to_argv)."""
+    split = str.split if _OTHER_SPLIT_BLANK.search(text) is None else _PLAIN_WORD.findall
     if '"' not in text:
-        words = _PLAIN_WORD.findall(text)
+        words = split(text)
     elif "\\" not in text and text.count('"') == 2 and _WHOLE_WORD_QUOTE.search(text):
         # one quoted word standing alone (a kube-proxy comment): split around it
         before, quoted, after = text.split('"')
-        words = _PLAIN_WORD.findall(before)
+        words = split(before)
         words.append(quoted)
-        words += _PLAIN_WORD.findall(after)
+        words += split(after)
     elif "\\" not in text and text.count('"') % 2 == 0:
         words = [prefix + quoted if plain == "" else plain
                  for prefix, quoted, plain in _QUOTED_OR_PLAIN.findall(text)]
@@ -374,8 +380,7 @@ def apply_command(table: TableDraft, command: Command) -> None:
     action = command.action
     chain = command.chain or ""
     if action == "A":
-        for rule in command.rules:
-            table.append(chain, rule)
+        table.append(chain, *command.rules)
     elif action == "I":
         number = command.rulenum or 1
         for offset, rule in enumerate(command.rules):
