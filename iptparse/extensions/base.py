@@ -177,6 +177,13 @@ class Extension:
     def check_entry(self, options: Any, ctx: CheckContext) -> None:
         """Extension-specific kernel checks beyond table/hook/protocol."""
 
+    @property
+    def checks_anything(self) -> bool:
+        """Whether :meth:`check` can refuse anything (a commit skips extensions that cannot)."""
+        return (self.tables is not None or self.hooks is not None or self.proto is not None
+                or type(self).check is not Extension.check
+                or type(self).check_entry is not Extension.check_entry)
+
     def enables_conntrack(self, options: Any) -> bool:
         """Whether a rule with these options turns connection tracking on (see
         ``needs_conntrack``; some targets decide by their options)."""
