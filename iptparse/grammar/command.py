@@ -651,14 +651,19 @@ def expand_addresses(rule_fields: dict[str, Any], source_text: str | None,
                      destination_text: str | None) -> tuple[Rule, ...]:
     """One rule per source x destination address of ``-s``/``-d`` lists, as iptables adds them.
 
-    ``rule_fields`` are the other fields of :class:`Rule` (a dict: this is a hot path).
+    ``rule_fields`` are the other fields of :class:`Rule`, in a dict this function may fill in
+    (a fresh one per call: this is a hot path).
     """
-    sources = parse_host_mask(source_text) if source_text is not None else (None,)
-    destinations = parse_host_mask(destination_text) if destination_text is not None else (None,)
+    sources = parse_host_mask(source_text) if source_text is not None else _NO_ADDRESS
+    destinations = (parse_host_mask(destination_text) if destination_text is not None
+                    else _NO_ADDRESS)
+    if len(sources) == 1 and len(destinations) == 1:
+        rule_fields["source"] = sources[0]
+        rule_fields["destination"] = destinations[0]
+        return (Rule(**rule_fields),)
     if ((len(sources) > 1 or len(destinations) > 1)
             and (rule_fields["source_invert"] or rule_fields["destination_invert"])):
         raise ParameterProblem("! not allowed with multiple source or destination IP addresses")
-    rule_fields = {**rule_fields, "source": None, "destination": None}
     rules = []
     for source in sources:
         for destination in destinations:
@@ -666,6 +671,9 @@ def expand_addresses(rule_fields: dict[str, Any], source_text: str | None,
             rule_fields["destination"] = destination
             rules.append(Rule(**rule_fields))
     return tuple(rules)
+
+
+_NO_ADDRESS = (None,)
 
 
 def _identity(found: tuple[int, Any]) -> tuple[Any, ...]:
