@@ -18,15 +18,16 @@ full parser, which then reports exactly what iptables reports.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from iptparse.errors import IptablesError
-from iptparse.extensions import find_target
+from iptparse.extensions import TARGETS, find_target
 from iptparse.extensions.base import Extension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.command import (
+    RULE_FIELDS,
     Command,
     ParseTrace,
     check_target_name,
@@ -35,7 +36,7 @@ from iptparse.grammar.command import (
     parse_command_traced,
 )
 from iptparse.grammar.tokens import check_interface
-from iptparse.model import STANDARD_TARGETS, Match, Rule, Target
+from iptparse.model import STANDARD_TARGETS, Match, Target
 
 # Short options whose value is a plain value (chain, address, interface, target).
 _SHORT_VALUE_OPTIONS = frozenset({"-A", "-I", "-D", "-R", "-C", "-s", "-d", "-i", "-o"})
@@ -49,7 +50,8 @@ _HOLE_LETTERS = frozenset("ACDIRsdiojg")
 _HOLE = "\0"
 _BUILTIN_CHAINS = frozenset({"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"})
 _CACHE_LIMIT = 100_000
-_BUCKET_LIMIT = 8  # patterns tried per bucket; an older one is recomputed when met again
+_MATCHES, _TARGET = RULE_FIELDS.index("matches"), RULE_FIELDS.index("target")
+_BUCKET_LIMIT = 8  # patterns tried per bucket; a dropped one is recomputed when met again
 
 
 def _steering(word: str) -> bool:
@@ -69,9 +71,9 @@ def _takes_value(previous: str) -> str:
     return ""
 
 
-@lru_cache(maxsize=4096)
 def _plain_chain_name(word: str) -> bool:
-    return find_target(word) is None and word not in STANDARD_TARGETS
+    # TARGETS first: most words are chain names, which need no lookup in the loaded extensions
+    return (word not in TARGETS or find_target(word) is None) and word not in STANDARD_TARGETS
 
 
 def hole_positions(argv: list[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -240,17 +242,18 @@ class _Shape:
     """A learned line shape: the full parse of its first line and where each hole goes."""
 
     command: Command
-    base: dict[str, Any]  # the first rule's fields; the holes' fields are filled in per line
+    base: list[Any]  # the first rule's fields (RULE_FIELDS); the holes' are filled in per line
     chain_hole: int | None
     jump_hole: int | None
     goto: bool
     source_hole: int | None
     destination_hole: int | None
-    iface_holes: tuple[tuple[str, int], ...]  # ("in_iface" | "out_iface", hole)
+    iface_holes: tuple[tuple[int, int], ...]  # (RULE_FIELDS index of in/out_iface, hole)
     source_text: str | None
     destination_text: str | None
     match_slots: tuple[_Slot, ...]
     target_slot: _Slot | None
+    jump_targets: dict[str, Target] = field(default_factory=dict)  # by the jump hole's value
 
 
 def _learn(argv: list[str], shape: tuple[str, ...], command: Command, trace: ParseTrace,
@@ -301,13 +304,13 @@ def _learn(argv: list[str], shape: tuple[str, ...], command: Command, trace: Par
     chain_holes = [core_holes[letter] for letter in "ACDIR" if letter in core_holes]
     return _Shape(
         command=command,
-        base={item.name: getattr(first, item.name) for item in fields(Rule)},
+        base=[getattr(first, name) for name in RULE_FIELDS],
         chain_hole=chain_holes[0] if chain_holes else None,
         jump_hole=core_holes.get("j", core_holes.get("g")),
         goto="g" in core_holes,
         source_hole=core_holes.get("s"),
         destination_hole=core_holes.get("d"),
-        iface_holes=tuple((name, core_holes[letter])
+        iface_holes=tuple((RULE_FIELDS.index(name), core_holes[letter])
                           for letter, name in (("i", "in_iface"), ("o", "out_iface"))
                           if letter in core_holes),
         source_text=parser.source_text,
@@ -343,12 +346,15 @@ class RuleShapes:
         for pattern in bucket:
             values = pattern.values(argv)
             if values is not None:
+                if pattern is not bucket[0]:  # most recently met first: shapes come in runs
+                    bucket.remove(pattern)
+                    bucket.insert(0, pattern)
                 break
         else:
             pattern, command = self._new_pattern(argv, table, chain_exists, restore, ipsets)
             if len(bucket) >= _BUCKET_LIMIT:
-                del bucket[0]
-            bucket.append(pattern)
+                bucket.pop()  # the least recently met
+            bucket.insert(0, pattern)
             if command is not None:
                 return command
             values = pattern.holes(argv)
@@ -378,18 +384,24 @@ class RuleShapes:
 
 def _replay(shape: _Shape, values: tuple[str, ...], chain_exists) -> Command:
     rule_fields = shape.base.copy()
-    rule_fields["matches"] = tuple([slot.build(values) for slot in shape.match_slots])
+    rule_fields[_MATCHES] = tuple([slot.build(values) for slot in shape.match_slots])
     if shape.target_slot is not None:
-        rule_fields["target"] = shape.target_slot.build(values)
+        rule_fields[_TARGET] = shape.target_slot.build(values)
     elif shape.jump_hole is not None:
-        name = check_target_name(values[shape.jump_hole])
+        name = values[shape.jump_hole]
+        target = shape.jump_targets.get(name)
+        if target is None:
+            target = Target(check_target_name(name), None, shape.goto)
+            if len(shape.jump_targets) >= _CACHE_LIMIT:
+                shape.jump_targets.clear()
+            shape.jump_targets[name] = target
         if not chain_exists(name):
             raise _Fallback
-        rule_fields["target"] = Target(name, None, shape.goto)
+        rule_fields[_TARGET] = target
     if shape.iface_holes:
         warnings: list[str] = []
-        for name, hole in shape.iface_holes:
-            rule_fields[name] = check_interface(values[hole], warnings.append)
+        for field_index, hole in shape.iface_holes:
+            rule_fields[field_index] = check_interface(values[hole], warnings.append)
         if warnings:
             raise _Fallback
     rules = expand_addresses(
