@@ -13,7 +13,7 @@ parses the old way with messages of its own overrides :meth:`Extension.parse`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from iptparse.errors import KernelRejection, ParameterProblem
@@ -34,10 +34,11 @@ class Opt:
     key: str = ""
     multi: bool = False
     mandatory: bool = False
+    # Where the parse state keeps the option: ``key`` or ``name`` (stored, read on every option).
+    dest: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def dest(self) -> str:
-        return self.key or self.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dest", self.key or self.name)
 
 
 class RuleInProgress:

@@ -149,6 +149,10 @@ def parse_host_mask(text: str) -> tuple[IPv4Prefix, ...]:
 
     Returns one prefix per address (a name may resolve to several), duplicates removed, in order.
     """
+    if "," not in text and "/" not in text:
+        numeric = numeric_ipv4(text)
+        if numeric is not None:  # one host address: the common case
+            return (IPv4Prefix(numeric, 0xFFFFFFFF),)
     result: list[IPv4Prefix] = []
     for item in text.split(","):
         host, slash, mask_text = item.partition("/")
