@@ -254,6 +254,12 @@ class _Shape:
     match_slots: tuple[_Slot, ...]
     target_slot: _Slot | None
     jump_targets: dict[str, Target] = field(default_factory=dict)  # by the jump hole's value
+    command_tail: tuple[Any, ...] = ()  # the command's fields after ``rules``, as they were
+
+    def __post_init__(self) -> None:
+        command = self.command
+        self.command_tail = (command.argument, command.zero, command.verbose, command.numeric,
+                             command.exact, command.line_numbers, command.wait, command.warnings)
 
 
 def _learn(argv: list[str], shape: tuple[str, ...], command: Command, trace: ParseTrace,
@@ -336,8 +342,9 @@ class RuleShapes:
     def parse(self, argv: list[str], table: str, chain_exists, restore: bool = True,
               ipsets: frozenset[str] | None = None) -> Command:
         """What :func:`parse_command` returns for ``argv``, through a learned shape if any."""
-        bucket_key = (table, restore, ipsets, len(argv), argv[0] if argv else "",
-                      argv[2] if len(argv) > 2 else "")
+        size = len(argv)
+        bucket_key = (table, restore, ipsets, size, argv[0] if size else "",
+                      argv[2] if size > 2 else "")
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
             if len(self._buckets) >= _CACHE_LIMIT:
@@ -384,7 +391,11 @@ class RuleShapes:
 
 def _replay(shape: _Shape, values: tuple[str, ...], chain_exists) -> Command:
     rule_fields = shape.base.copy()
-    rule_fields[_MATCHES] = tuple([slot.build(values) for slot in shape.match_slots])
+    matches = []
+    for slot in shape.match_slots:  # Slot.build, inlined for the common case (already built)
+        found = slot.built.get(slot.key_of(values))
+        matches.append(found if found is not None else slot.build(values))
+    rule_fields[_MATCHES] = tuple(matches)
     if shape.target_slot is not None:
         rule_fields[_TARGET] = shape.target_slot.build(values)
     elif shape.jump_hole is not None:
@@ -413,5 +424,4 @@ def _replay(shape: _Shape, values: tuple[str, ...], chain_exists) -> Command:
     command = shape.command
     chain = command.chain if shape.chain_hole is None else values[shape.chain_hole]
     return Command(command.action, command.table, chain, command.rulenum, rules,
-                   command.argument, command.zero, command.verbose, command.numeric,
-                   command.exact, command.line_numbers, command.wait, command.warnings)
+                   *shape.command_tail)
