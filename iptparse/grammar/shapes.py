@@ -115,7 +115,7 @@ def _picker(positions: tuple[int, ...]) -> Callable[[list[str]], tuple[str, ...]
     return itemgetter(*positions)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity (moved within a bucket)
 class _Pattern:
     """Recognises the lines of one shape without computing their shape.
 
