@@ -106,11 +106,23 @@ class TableDraft:
 
     # --- rule commands ----------------------------------------------------------------------
 
-    def append(self, chain: str, rule: Rule) -> None:
-        rules = self.rules(chain)
-        self._check_jump(rule)
-        rules.append(rule)
-        self._count(rule, 1)
+    def append(self, chain: str, *rules: Rule) -> None:
+        """``-A``: the rules (one per address of ``-s``/``-d``) at the end of the chain.
+
+        The per-rule checks of :meth:`_check_jump` and :meth:`_count` are inlined: a restore
+        appends every rule of a table through here.
+        """
+        listed = self.rules(chain)
+        chains = self._chains
+        for rule in rules:
+            target = rule.target
+            if target is not None and (target.goto or target.name not in STANDARD_TARGETS):
+                jumped = chains.get(target.name)
+                if jumped is not None and jumped.builtin:
+                    raise TableError(INVALID)
+                if self._refs is not None:
+                    self._refs[target.name] += 1
+            listed.append(rule)
 
     def insert(self, chain: str, rulenum: int, rule: Rule) -> None:
         rules = self.rules(chain)

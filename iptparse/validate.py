@@ -7,9 +7,11 @@ hooks of the built-in chains it is reached from), or a protocol it needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from iptparse.errors import KernelRejection
 from iptparse.extensions import find_match, find_target
-from iptparse.extensions.base import CheckContext
+from iptparse.extensions.base import CheckContext, Extension
 from iptparse.model import STANDARD_TARGETS, Table
 
 LOOP = "Too many levels of symbolic links"
@@ -52,15 +54,39 @@ def chain_hooks(table: Table) -> dict[str, frozenset[str]]:
 def validate_table(table: Table) -> None:
     """Raise :class:`KernelRejection` for what the kernel would refuse in this table."""
     hooks = chain_hooks(table)
+    # The extension each match and target name is checked by, None when its check cannot
+    # refuse anything (comment, statistic, a jump to a chain): most rules then cost no call.
+    match_checks = _Checkers(find_match)
+    target_checks = _Checkers(find_target)
     for chain in table.chains.values():
+        reached_from = hooks[chain.name]
         for rule in chain.rules:
-            ctx = CheckContext(table.name, hooks[chain.name], rule.protocol,
-                               rule.protocol_invert)
+            ctx = None
             for match in rule.matches:
-                ext = find_match(match.name)
+                ext = match_checks[match.name]
                 if ext is not None:
+                    if ctx is None:
+                        ctx = CheckContext(table.name, reached_from, rule.protocol,
+                                           rule.protocol_invert)
                     ext.check(match.options, ctx)
-            if rule.target is not None and not rule.target.goto:
-                ext = find_target(rule.target.name)
+            target = rule.target
+            if target is not None and not target.goto:
+                ext = target_checks[target.name]
                 if ext is not None:
-                    ext.check(rule.target.options, ctx)
+                    if ctx is None:
+                        ctx = CheckContext(table.name, reached_from, rule.protocol,
+                                           rule.protocol_invert)
+                    ext.check(target.options, ctx)
+
+
+class _Checkers(dict[str, Extension | None]):
+    """Extension name -> the extension when its check can refuse something, else None."""
+
+    def __init__(self, find: Callable[[str], Extension | None]) -> None:
+        super().__init__()
+        self.find = find
+
+    def __missing__(self, name: str) -> Extension | None:
+        ext = self.find(name)
+        self[name] = ext if ext is not None and ext.checks_anything else None
+        return self[name]

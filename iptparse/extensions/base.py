@@ -13,7 +13,7 @@ parses the old way with messages of its own overrides :meth:`Extension.parse`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from iptparse.errors import KernelRejection, ParameterProblem
@@ -34,10 +34,11 @@ class Opt:
     key: str = ""
     multi: bool = False
     mandatory: bool = False
+    # Where the parse state keeps the option: ``key`` or ``name`` (stored, read on every option).
+    dest: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def dest(self) -> str:
-        return self.key or self.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dest", self.key or self.name)
 
 
 class RuleInProgress:
@@ -176,6 +177,13 @@ class Extension:
 
     def check_entry(self, options: Any, ctx: CheckContext) -> None:
         """Extension-specific kernel checks beyond table/hook/protocol."""
+
+    @property
+    def checks_anything(self) -> bool:
+        """Whether :meth:`check` can refuse anything (a commit skips extensions that cannot)."""
+        return (self.tables is not None or self.hooks is not None or self.proto is not None
+                or type(self).check is not Extension.check
+                or type(self).check_entry is not Extension.check_entry)
 
     def enables_conntrack(self, options: Any) -> bool:
         """Whether a rule with these options turns connection tracking on (see

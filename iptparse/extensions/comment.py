@@ -21,6 +21,8 @@ class CommentMatch(MatchExtension):
 
     def convert(self, opt: Opt, value: str | None, call: OptionCall) -> Any:
         assert value is not None
+        if value.isascii() and len(value) < COMMENT_MAX:
+            return value  # one byte per character: nothing to cut
         # iptables copies at most 255 bytes into the kernel structure and drops the rest.
         return value.encode()[: COMMENT_MAX - 1].decode(errors="ignore")
 

@@ -53,6 +53,9 @@ class NatRange:
         return _range_text(self)
 
 
+_NO_RANGE = NatRange()
+
+
 @lru_cache(maxsize=8192)
 def _range_text(spec: NatRange) -> str:
     """NatRange.text, cached: a restore prints the same ranges again and again."""
@@ -137,7 +140,7 @@ def parse_nat_spec(text: str, ports_allowed: bool) -> NatRange:
     if colon and ":" in port_text:
         # More colons: iptables takes the whole value as an address (and fails on it).
         address_text, colon, port_text = text, "", ""
-    ports = NatRange()
+    ports = _NO_RANGE
     if colon:
         if not ports_allowed:
             raise ParameterProblem(NEED_PORT_PROTOCOL)

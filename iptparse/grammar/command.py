@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -633,7 +633,9 @@ class _Parser:
         rule_fields = {
             "protocol": self.rule.protocol or None,
             "protocol_invert": self.rule.protocol_invert,
+            "source": None,
             "source_invert": "s" in self.inverts,
+            "destination": None,
             "destination_invert": "d" in self.inverts,
             "in_iface": self.in_iface,
             "in_iface_invert": "i" in self.inverts,
@@ -644,28 +646,44 @@ class _Parser:
             "target": target,
             "counters": self.counters or Counters(),
         }
-        return expand_addresses(rule_fields, self.source_text, self.destination_text)
+        return expand_addresses([rule_fields[name] for name in RULE_FIELDS], self.source_text,
+                                self.destination_text)
 
 
-def expand_addresses(rule_fields: dict[str, Any], source_text: str | None,
+# Rule's fields in order: rules are built positionally from a list on the hot paths.
+RULE_FIELDS = tuple(item.name for item in fields(Rule))
+SOURCE, DESTINATION = RULE_FIELDS.index("source"), RULE_FIELDS.index("destination")
+_SOURCE_INVERT = RULE_FIELDS.index("source_invert")
+_DESTINATION_INVERT = RULE_FIELDS.index("destination_invert")
+
+
+def expand_addresses(rule_fields: list[Any], source_text: str | None,
                      destination_text: str | None) -> tuple[Rule, ...]:
     """One rule per source x destination address of ``-s``/``-d`` lists, as iptables adds them.
 
-    ``rule_fields`` are the other fields of :class:`Rule` (a dict: this is a hot path).
+    ``rule_fields`` are the values of :data:`RULE_FIELDS`, in a fresh list this function fills
+    in with the addresses (positional: this is a hot path).
     """
-    sources = parse_host_mask(source_text) if source_text is not None else (None,)
-    destinations = parse_host_mask(destination_text) if destination_text is not None else (None,)
+    sources = parse_host_mask(source_text) if source_text is not None else _NO_ADDRESS
+    destinations = (parse_host_mask(destination_text) if destination_text is not None
+                    else _NO_ADDRESS)
+    if len(sources) == 1 and len(destinations) == 1:
+        rule_fields[SOURCE] = sources[0]
+        rule_fields[DESTINATION] = destinations[0]
+        return (Rule(*rule_fields),)
     if ((len(sources) > 1 or len(destinations) > 1)
-            and (rule_fields["source_invert"] or rule_fields["destination_invert"])):
+            and (rule_fields[_SOURCE_INVERT] or rule_fields[_DESTINATION_INVERT])):
         raise ParameterProblem("! not allowed with multiple source or destination IP addresses")
-    rule_fields = {**rule_fields, "source": None, "destination": None}
     rules = []
     for source in sources:
         for destination in destinations:
-            rule_fields["source"] = source
-            rule_fields["destination"] = destination
-            rules.append(Rule(**rule_fields))
+            rule_fields[SOURCE] = source
+            rule_fields[DESTINATION] = destination
+            rules.append(Rule(*rule_fields))
     return tuple(rules)
+
+
+_NO_ADDRESS = (None,)
 
 
 def _identity(found: tuple[int, Any]) -> tuple[Any, ...]:

@@ -95,7 +95,12 @@ def numeric_ipv4(text: str) -> int | None:
     8 and "0x10" is 16.
     """
     if _IPV4_DECIMAL_RE.fullmatch(text) is not None:
-        parts = [int(part) for part in text.split(".")]  # the common case
+        if text.count(".") == 3:  # the common case: read in C, refused when a part is > 255
+            try:
+                return int.from_bytes(socket.inet_aton(text), "big")
+            except OSError:
+                return None
+        parts = [int(part) for part in text.split(".")]
     else:
         parts = [c_uint(part, 0xFF) for part in text.split(".")]
         if len(parts) > 4 or None in parts:
@@ -138,12 +143,16 @@ def _parse_mask(text: str) -> int:
     return (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)  # a kube-proxy cluster IP appears on two lines, far apart
 def parse_host_mask(text: str) -> tuple[IPv4Prefix, ...]:
     """``-s``/``-d`` values: ``ADDR[/MASK][,ADDR[/MASK]...]``, host names resolved.
 
     Returns one prefix per address (a name may resolve to several), duplicates removed, in order.
     """
+    if "," not in text and "/" not in text:
+        numeric = numeric_ipv4(text)
+        if numeric is not None:  # one host address: the common case
+            return (IPv4Prefix(numeric, 0xFFFFFFFF),)
     result: list[IPv4Prefix] = []
     for item in text.split(","):
         host, slash, mask_text = item.partition("/")

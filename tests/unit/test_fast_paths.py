@@ -2,37 +2,55 @@
 
 - tokenizer: the regex/split shortcuts against add_param_to_argv's character loop;
 - shapes: a line replayed through a learned shape against the full getopt parse, on lines
-  generated from kube-proxy's vocabulary and on the repo's kube-proxy generator;
+  generated from kube-proxy's vocabulary and on the repo's kube-proxy generator; a shape
+  recognised by its pattern against the shape computed word by word;
+- values: the common-case readers (one dotted quad, one host, a short comment) against the
+  general ones;
 - whole-table recall: a restore answered from memory against a fresh restore.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.kube_gen import ClusterShape, restore_text
-from iptparse.errors import IptablesError
+from iptparse.errors import IptablesError, KernelRejection
+from iptparse.extensions import MATCHES, TARGETS, find_match, find_target
+from iptparse.extensions.base import Extension
+from iptparse.extensions.comment import COMMENT_MAX, CommentMatch
 from iptparse.grammar.command import parse_command
 from iptparse.grammar.restore import (
+    OTHER_SPLIT_BLANKS,
+    RestoreError,
     RestoreOptions,
     Restorer,
     tokenize_quoted_line,
     tokenize_rule_line,
 )
-from iptparse.grammar.shapes import RuleShapes
+from iptparse.grammar.shapes import RuleShapes, _Pattern, shape_of
+from iptparse.grammar.tokens import c_uint, numeric_ipv4, parse_host_mask
 from iptparse.model import Ruleset
 
 pytestmark = pytest.mark.unit
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=' a"\\\t-', max_size=14))
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=' a"\\\t-\r\x0b\x1c\xa0\u2028\u3000é', max_size=14))
 def test_tokenizer_shortcuts_match_the_character_loop(text: str) -> None:
     assert tokenize_rule_line(text + "\n", 1) == tokenize_quoted_line(text + "\n")
+    assert tokenize_rule_line(text, 1) == tokenize_quoted_line(text)
+
+
+def test_other_split_blanks_are_all_that_str_split_adds() -> None:
+    """str.split() splits on " \\t\\n" and OTHER_SPLIT_BLANKS (the tokenizer shortcut)."""
+    blanks = {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
+    assert blanks - set(" \t\n") == set(OTHER_SPLIT_BLANKS)
+    assert not any(char.isprintable() for char in OTHER_SPLIT_BLANKS + "\t\n")
 
 
 CHAINS = ["KUBE-SVC-AAAA", "KUBE-SEP-BBBB", "KUBE-MARK-MASQ", "NOPE", "PREROUTING", "OUTPUT",
@@ -107,3 +125,91 @@ def test_a_recalled_table_is_what_a_fresh_restore_builds(noflush: bool) -> None:
     changed = text.replace("COMMIT\n", "-A KUBE-SERVICES -j ACCEPT\nCOMMIT\n", 1)
     assert restorer.restore(changed, third, options) == Restorer().restore(changed, third,
                                                                            options)
+
+
+@settings(max_examples=int(os.environ.get("BPFTABLES_EXAMPLES", "600")), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(first=rule_argv(), other=rule_argv(), swaps=st.lists(
+    st.tuples(st.integers(0, 30), st.sampled_from(VALUE_WORDS + OPTION_WORDS)), max_size=3))
+def test_a_pattern_recognises_exactly_its_shape(first: list[str], other: list[str],
+                                               swaps: list[tuple[int, str]]) -> None:
+    # a look-alike of ``first``: some words replaced (holes or not), or an unrelated line
+    alike = list(first)
+    for index, word in swaps:
+        if index < len(alike):
+            alike[index] = word
+    pattern = _Pattern.of(first, None)
+    for argv in (alike, other, first):
+        shape, values = shape_of(argv)
+        if shape == shape_of(first)[0]:
+            assert pattern.values(argv) == values, argv
+        else:
+            assert pattern.values(argv) is None, argv
+
+
+def test_shapes_alternating_in_one_bucket_replay_like_the_full_parser() -> None:
+    """Two shapes of one length and first words (one bucket), met in turns."""
+    lines = []
+    for number in range(6):
+        lines.append(["-A", f"KUBE-SVC-{number}", "-m", "comment", "--comment", f"c{number}",
+                      "-m", "statistic", "--mode", "random", "--probability", "0.5", "-j",
+                      "KUBE-SEP-BBBB"])
+        lines.append(["-A", f"KUBE-SEP-{number}", "-m", "comment", "--comment", f"c{number}",
+                      "-m", "tcp", "-p", "tcp", "-j", "DNAT", "--to-destination",
+                      f"10.0.0.{number}:80"])
+    shapes = RuleShapes()
+    for argv in lines + lines:
+        full = _outcome(lambda a, t, c: parse_command(a, t, c, restore=True), argv, "nat")
+        assert _outcome(shapes.parse, argv, "nat") == full, argv
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.integers(0, 300), min_size=1, max_size=5), st.booleans())
+def test_dotted_quads_read_like_c_numbers(parts: list[int], leading_zero: bool) -> None:
+    text = ".".join(("0" if leading_zero and part else "") + str(part) for part in parts)
+    numbers = [c_uint(part, 0xFF) for part in text.split(".")]
+    expected = None
+    if len(numbers) <= 4 and None not in numbers:
+        expected = 0
+        for number in numbers:
+            expected = expected << 8 | number
+        expected <<= 8 * (4 - len(numbers))
+    assert numeric_ipv4(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1", "1.2.3", "010.0.0.1", "255.255.255.255",
+                                  "0x0a.0.0.1", "0", "198.18.0.1"])
+def test_one_host_reads_like_a_list_of_it(text: str) -> None:
+    assert parse_host_mask(text) == parse_host_mask(f"{text},{text}")  # the list path
+    assert len(parse_host_mask(text)) == 1
+
+
+@pytest.mark.parametrize("text", ["ns/svc:p80", "a" * (COMMENT_MAX - 1), "a" * COMMENT_MAX,
+                                  "é" * 200, "x" * 250 + "é" * 5, ""])
+def test_comments_are_cut_to_255_bytes(text: str) -> None:
+    kept = CommentMatch().convert(CommentMatch.options[0], text, None)  # type: ignore[arg-type]
+    assert kept == text.encode()[:COMMENT_MAX - 1].decode(errors="ignore")
+
+
+@pytest.mark.parametrize("kind,names", [("match", MATCHES), ("target", TARGETS)])
+def test_extensions_skipped_at_commit_check_nothing(kind: str, names: dict[str, str]) -> None:
+    for name in names:
+        ext = find_match(name) if kind == "match" else find_target(name)
+        assert ext is not None
+        if not ext.checks_anything:
+            assert type(ext).check is Extension.check
+            assert type(ext).check_entry is Extension.check_entry
+            assert (ext.tables, ext.hooks, ext.proto) == (None, None, None)
+
+
+@pytest.mark.parametrize("text", [
+    "*mangle\n-A INPUT -p tcp -j DNAT --to-destination 198.18.0.1\nCOMMIT\n",  # table
+    "*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination 198.18.0.1\n-A INPUT -j X\n"
+    "COMMIT\n",  # hook, inherited through a jump
+    "*filter\n-A INPUT -m comment --comment c -m tcp --dport 80 -j ACCEPT\nCOMMIT\n",  # proto
+])
+def test_commit_still_refuses_a_misplaced_extension(text: str) -> None:
+    with pytest.raises(RestoreError) as caught:
+        Restorer().restore(text, Ruleset(), RestoreOptions())
+    assert caught.value.text == f"iptables-restore: line {text.count(chr(10))} failed\n"
+    assert isinstance(caught.value.__cause__, KernelRejection)
