@@ -144,11 +144,15 @@ class TestNode:
                     icmp_ratelimit_ms=0, table_runner=plan_runner(plan))
 
     def run(self, packet: Packet, device: str) -> tuple[int, Packet | None]:
+        """The program's verdict and, redirected, the packet it sent (its TTL read off the
+        IP header: packets.parsed leaves TTLs at their default)."""
         assert self.datapath is not None
         result = run_program(self.datapath.programs["tc_ingress"].fd, ETHERNET + wire(packet),
                              ctx=_skb_ctx(self._ifindex(device)))
+        if result.retval != TC_ACT_REDIRECT:
+            return result.retval, None
         out = result.data[14:]
-        return result.retval, (parsed(out) if result.retval == TC_ACT_REDIRECT else None)
+        return result.retval, parsed(out).with_(ttl=out[8])
 
     def close(self) -> None:
         if self.datapath is not None:
