@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import random
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpf.bpffs import ensure_bpffs, remove_tree
+from bpf.codegen import generate
 from bpf.enforcer import ENTRY_PROGRAMS, Enforcer, Interface, datapath_source
 from bpf.loader import ProgKind, compile_datapath
 from bpf.ruledata import Environment, datapath_data
@@ -74,7 +76,7 @@ def _skb_ctx(ifindex: int) -> bytes:
     return bytes(ctx)
 
 
-class TestNode:
+class NodeNamespace:
     """The throwaway namespace, entered by this process while programs run."""
 
     def __init__(self) -> None:
@@ -99,25 +101,19 @@ class TestNode:
             _setns(target)
         finally:
             os.close(target)
-        self.index = {dev: int(Path(f"/sys/class/net/{dev}/ifindex").read_text())
-                      if Path(f"/sys/class/net/{dev}").exists() else self._ifindex(dev)
-                      for dev in ("n0", "n1")}
         self.pins = ensure_bpffs() / f"testrun-{uuid.uuid4().hex[:8]}"
         self.pins.mkdir(mode=0o700)
         self.datapath = None
         self.label = ""
 
-    def _ifindex(self, dev: str) -> int:
-        import socket
-
-        return socket.if_nametoindex(dev)
+    @staticmethod
+    def _ifindex(dev: str) -> int:
+        return socket.if_nametoindex(dev)  # this process is in the namespace
 
     def load(self, ruleset: Ruleset) -> Node:
         """Compile (a new Shape) and fill the maps; the model node running the same Plan."""
         plan = compile_ruleset(ruleset)
         report = analyze(plan)
-        from bpf.codegen import generate
-
         generated = generate(plan, report)
         interfaces = [Interface("n0", self._ifindex("n0"), address(NODE_CLIENT_SIDE)),
                       Interface("n1", self._ifindex("n1"), address(NODE_SERVER_SIDE))]
@@ -164,15 +160,15 @@ class TestNode:
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[TestNode]:
-    test_node = TestNode()
+def node() -> Iterator[NodeNamespace]:
+    test_node = NodeNamespace()
     try:
         yield test_node
     finally:
         test_node.close()
 
 
-def _check(node: TestNode, model: Node, packet: Packet, device: str,
+def _check(node: NodeNamespace, model: Node, packet: Packet, device: str,
            context: object) -> Packet | None:
     """Run one packet both ways; the packet that left (forwarded), or None."""
     retval, out = node.run(packet, device)
@@ -199,7 +195,7 @@ def _check(node: TestNode, model: Node, packet: Packet, device: str,
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=ruleset_text(), steps=st.lists(kernel_test.STEPS, min_size=1, max_size=6))
-def test_testrun_tables_match_the_plan_interpreter(node: TestNode, text: str,
+def test_testrun_tables_match_the_plan_interpreter(node: NodeNamespace, text: str,
                                                    steps: list[Step]) -> None:
     text = kernel_test.EVERY_TABLE_EMPTY.replace("*security\nCOMMIT\n", "") + text
     model = node.load(Restorer().restore(text, Ruleset(), RestoreOptions()))
@@ -220,7 +216,7 @@ def test_testrun_tables_match_the_plan_interpreter(node: TestNode, text: str,
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")
-def test_every_service_of_fixture_01_in_testrun_tables(node: TestNode) -> None:
+def test_every_service_of_fixture_01_in_testrun_tables(node: NodeNamespace) -> None:
     text = moved_fixture("01-overall-mixed.rules")
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
     model = node.load(ruleset)
