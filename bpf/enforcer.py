@@ -22,8 +22,10 @@ from bpf.loader import (
     Hook,
     ProgKind,
     TcHooks,
+    attached_generation,
     compile_datapath,
     netns_pin_dir,
+    open_datapath,
     retire_generations,
 )
 from bpf.ruledata import DatapathData, Environment, MapEntries, datapath_data
@@ -90,6 +92,8 @@ class Enforcer:
         data = {**found.entries, **self.host_entries(interfaces, local)}
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
         label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
+        if self.datapath is None:
+            self._adopt(label)
         if self.datapath is not None and self.datapath.generation.label == label:
             self._write(self.datapath.maps, data, self.data)
             self.data, self.slots = data, found
@@ -111,6 +115,24 @@ class Enforcer:
         self.datapath, self.data, self.slots = datapath, data, found
         return True
 
+    def _adopt(self, label: str) -> None:
+        """A restarted agent: the generation the interfaces run is taken over as it is when
+        it has this label (no compile, the same programs, connections kept); what its maps
+        hold is read back, so the first write changes only what differs."""
+        with TcHooks(self.netns) as hooks:
+            live = {attachment.prog_id for attachment in hooks.attached() if attachment.ours}
+        generation = attached_generation(self.pin_dir, live) if live else None
+        if generation is None or generation.label != label:
+            return
+        datapath = open_datapath(self.pin_dir, generation.number)
+        if datapath is None:
+            return
+        self.datapath = datapath
+        self.data = {name: {key: value for key, value in datapath.maps[name].items()
+                            if name not in ARRAYS or any(value)}
+                     for name in datapath.maps
+                     if name in WRITE_ORDER or name.startswith("lk") or name in ARRAYS}
+
     @staticmethod
     def _write(maps: Mapping[str, object], new: MapEntries, old: MapEntries) -> None:
         """Entries that are new or changed first, then the ones that went away. Writes go
@@ -127,8 +149,12 @@ class Enforcer:
         for name in reversed(names):
             target = maps[name]
             after = new.get(name, {})
-            for key in old.get(name, {}):
-                if key not in after:
+            for key, value in old.get(name, {}).items():
+                if key in after:
+                    continue
+                if name in ARRAYS:  # an array's entries always exist: back to zero
+                    target.update(key, bytes(len(value)))  # type: ignore[attr-defined]
+                else:
                     target.delete(key)  # type: ignore[attr-defined]
 
     def counters(self) -> dict[tuple[str, str, int | None], tuple[int, int]]:
@@ -175,6 +201,7 @@ class Enforcer:
 
 
 WRITE_ORDER = ("localad", "ifaddr", "rdata", "selm", "selh", "rblk")
+ARRAYS = frozenset({"policy"})  # rule data kept in array maps
 
 
 def _write_rank(name: str) -> tuple[int, str]:

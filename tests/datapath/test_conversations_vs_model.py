@@ -209,3 +209,41 @@ def test_the_same_shape_keeps_its_programs(topology: tuple[Topology, NodeDatapat
     assert datapath.enforcer.compiles == compiles
     assert datapath.enforcer.program_ids() == before
     assert len(before) == 4  # n0 and n1, ingress and egress
+
+
+def test_restart_and_recompile_keep_connections(topology: tuple[Topology, NodeDatapath]) -> None:
+    """The agent restarts (a new Enforcer adopts the running programs: no compile, same ids),
+    then the Shape changes (a recompile replaces the programs) and the service moves to another
+    port: a UDP flow opened before both keeps its first translation, because connections live
+    in pinned maps; a new flow gets the new one."""
+    topo, datapath = topology
+    ruleset = datapath.load(SERVICE_DNAT)
+    client_send = topo.sender(topo.client, marked=True)
+    at_server = topo.capture(topo.server, "s0")
+    old_flow = Packet(ipv4_of(CLIENT_ADDR), ipv4_of(SERVICE), IPPROTO_UDP, 41000, 53)
+    new_flow = old_flow.with_(sport=41001)
+
+    def ports(packet: Packet) -> list[int]:
+        drain(at_server)
+        send_packet(client_send, wire(packet), SERVER_ADDR)
+        return [p.dport for p in map(parsed, received(at_server, DROP_WAIT))]
+
+    try:
+        assert ports(old_flow) == [5353]
+        ids = datapath.enforcer.program_ids()
+        datapath.enforcer.close()
+        datapath.enforcer = Enforcer(topo.node)
+        datapath.apply(ruleset)
+        assert datapath.enforcer.compiles == 0
+        assert datapath.enforcer.program_ids() == ids
+        assert ports(old_flow) == [5353]
+        moved = SERVICE_DNAT.replace(":5353", ":5354") + (
+            "*filter\n-A FORWARD -m mark --mark 0x1 -j DROP\nCOMMIT\n")
+        datapath.apply(Restorer().restore(moved, Ruleset(), RestoreOptions()))
+        assert datapath.enforcer.compiles == 1
+        assert datapath.enforcer.program_ids() != ids
+        assert ports(old_flow) == [5353]
+        assert ports(new_flow) == [5354]
+    finally:
+        client_send.close()
+        at_server.close()
