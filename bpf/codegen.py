@@ -363,6 +363,7 @@ def action_kind(rule: Rule) -> str | None:
 @dataclass(slots=True)
 class _Writer:
     lines: list[str]
+    xdp: bool = False  # writing the XDP program: verdicts are XDP's, there are no jumps
 
     def __call__(self, line: str = "", indent: int = 1) -> None:
         self.lines.append("\t" * indent + line if line else "")
@@ -376,6 +377,9 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: Resum
     """The code of one action kind; `resume` is where to come back after a jump.
     Non-terminal actions fall through to what follows."""
     block, cand, slot = resume
+    if out.xdp:
+        _xdp_action(out, kind, indent)
+        return
     if kind == "ACCEPT":
         out("return stage_done(skb, st);", indent)
     elif kind == "DROP":
@@ -397,6 +401,19 @@ def _action(out: _Writer, kind: str | None, program: ChainProgram, resume: Resum
     elif kind == "NOTRACK":
         out("st->ct.flags |= CTI_NOTRACK;", indent)
     # LOG and no target: counted, nothing else
+
+
+def _xdp_action(out: _Writer, kind: str | None, indent: int) -> None:
+    """raw PREROUTING at XDP: ACCEPT leaves the table, the packet goes on to tc."""
+    if kind == "ACCEPT":
+        out("goto accept;", indent)
+    elif kind == "DROP":
+        out("drop_packet(st, DROP_POLICY);", indent)
+        out("return XDP_DROP;", indent)
+    elif kind == "RETURN":
+        out("goto policy;", indent)
+    elif kind == "NOTRACK":
+        out("st->ct.flags |= CTI_NOTRACK;", indent)
 
 
 def _actions(out: _Writer, kinds: set[str | None], program: ChainProgram,
@@ -615,6 +632,63 @@ def chain_program_c(program: ChainProgram, maps: list[str]) -> list[str]:
     return out.lines
 
 
+# What raw PREROUTING may hold to run at XDP, before the kernel makes an skb: header matches
+# and verdicts only (no mark yet, no jumps).
+XDP_MATCHES = frozenset({"tcp", "udp", "icmp", "multiport", "comment"})
+XDP_ACTIONS = frozenset({None, "ACCEPT", "DROP", "NOTRACK", "RETURN"})
+
+
+def xdp_eligible(plan: Plan) -> bool:
+    """Whether raw PREROUTING has rules and all of them can run at XDP."""
+    raw = plan.tables.get("raw")
+    if raw is None or not raw.chains["PREROUTING"].blocks:
+        return False
+    for block in raw.chains["PREROUTING"].blocks:
+        if not isinstance(block, RuleBlock | LookupBlock):
+            return False
+        for _, rule in block_members(block):
+            if rule.out_iface is not None or action_kind(rule) not in XDP_ACTIONS:
+                return False
+            if any(match.name not in XDP_MATCHES for match in rule.matches):
+                return False
+    return True
+
+
+def xdp_program_c(program: ChainProgram, maps: list[str]) -> list[str]:
+    """raw PREROUTING as one XDP function (its blocks inline); what it lets through carries a
+    note for tc (pipeline.h: xdp_done), which then skips that table."""
+    out = _Writer([], xdp=True)
+    blocks = program.chain.blocks
+    out("/* raw PREROUTING at XDP */", 0)
+    out("int xdp_raw(struct xdp_md *ctx)", 0)
+    out("{", 0)
+    out("struct pkt_state *st = pkt_state_get();")
+    out("if (!st)")
+    out("return XDP_PASS;", 2)
+    out("pkt_state_reset(st);")
+    out("if (parse_ipv4_xdp(ctx, &st->pkt) != PARSE_OK || (st->pkt.flags & PKT_F_FRAG_LATER))")
+    out("return XDP_PASS; /* tc judges these */", 2)
+    out("struct pkt_info *pkt = &st->pkt;")
+    out("__u32 member = 0, block = 0, cand = 0;")
+    out("(void)member; (void)block; (void)cand;")
+    for index, block in enumerate(blocks):
+        out(f"b{index}: {{", 0)
+        if isinstance(block, LookupBlock):
+            _lookup(out, program, index, block, maps)
+        else:
+            assert isinstance(block, RuleBlock)
+            _rule(out, program, index, block)
+        out("}", 0)
+    out(f"b{len(blocks)}:", 0)
+    out("policy:", 0)
+    out(f"if (xdp_policy_drops(st, {program.index}))")
+    out("return XDP_DROP;", 2)
+    out("accept:", 0)
+    out("return xdp_done(ctx, st);")
+    out("}", 0)
+    return out.lines
+
+
 def _label(stage: str) -> str:
     return "l" + stage[2:].lower()
 
@@ -709,6 +783,11 @@ class GeneratedDatapath:
     tail_calls: tuple[str, ...]
     defines: Mapping[str, int]
 
+    @property
+    def xdp(self) -> bool:
+        """Whether raw PREROUTING runs at XDP (the function ``xdp_raw``)."""
+        return bool(self.defines["BPFT_XDP_RAW"])
+
 
 def tracking_enabled(plan: Plan) -> bool:
     """Whether a rule turns connection tracking on (the model's rule); without, packets carry
@@ -733,6 +812,9 @@ def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
     for program in plan_layout.programs:
         bodies += chain_program_c(program, maps)
         bodies.append("")
+    xdp = xdp_eligible(plan)
+    if xdp:
+        bodies += xdp_program_c(plan_layout.program("raw", "PREROUTING"), [])
     rules = sum(len(block.rules) for table in plan.tables.values()
                 for chain in table.chains.values() for block in chain.blocks)
     entries: dict[tuple[int, int], int] = {}  # per lookup map: the entries of all members
@@ -743,7 +825,7 @@ def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
                 if isinstance(block, LookupBlock):
                     entries[(program.index, index)] = (entries.get((program.index, index), 0)
                                                        + len(block.entries))
-    defines = {"BPFT_TRACKING": int(tracking_enabled(plan)),
+    defines = {"BPFT_TRACKING": int(tracking_enabled(plan)), "BPFT_XDP_RAW": int(xdp),
                "PROGS_MAX": max(8, 1 << len(plan_layout.functions).bit_length()),
                "RULE_SLOTS": _capacity(rules),
                "LOOKUP_MAX_ENTRIES": _capacity(max(entries.values(), default=1))}

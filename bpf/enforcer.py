@@ -35,6 +35,7 @@ from translator.shape import ShapeReport
 log = logging.getLogger(__name__)
 
 ENTRY_PROGRAMS = {"tc_ingress": Hook.INGRESS, "tc_egress": Hook.EGRESS}
+XDP_PROGRAM = "xdp_raw"  # raw PREROUTING, when it can run at XDP (codegen.xdp_eligible)
 # Persistent maps (conntrack, fragments, recent lists, the scratch slot) survive recompiles
 # when the loader pins them (BPFT_MAP); without the loader (tests) they are plain maps.
 PERSISTENT = """#ifdef BPFT_PIN_MAPS
@@ -98,17 +99,26 @@ class Enforcer:
             self._write(self.datapath.maps, data, self.data)
             self.data, self.slots = data, found
             return False
+        functions = {name: ProgKind.TC for name in ENTRY_PROGRAMS}
+        if generated.xdp:
+            functions[XDP_PROGRAM] = ProgKind.XDP
         datapath = compile_datapath(
-            datapath_source(generated), self.pin_dir,
-            functions={name: ProgKind.TC for name in ENTRY_PROGRAMS},
+            datapath_source(generated), self.pin_dir, functions=functions,
             tail_calls={"progs": list(generated.tail_calls)}, label=label)
         self.compiles += 1
         self._write(datapath.maps, data, {})
         with TcHooks(self.netns) as hooks:
+            xdp_before = hooks.xdp_attached()
             for interface in interfaces:
+                # XDP first: tc then knows raw PREROUTING ran there (or runs it itself)
+                if generated.xdp:
+                    hooks.attach_xdp(datapath.programs[XDP_PROGRAM], interface.name)
+                elif interface.name in xdp_before:
+                    hooks.detach_xdp(interface.name)
                 for name, hook in ENTRY_PROGRAMS.items():
                     hooks.attach(datapath.programs[name], interface.name, hook)
             live = {attachment.prog_id for attachment in hooks.attached()}
+            live |= set(hooks.xdp_attached().values())
         retire_generations(self.pin_dir, datapath.generation, live)
         if self.datapath is not None:
             self.datapath.close()
@@ -121,6 +131,7 @@ class Enforcer:
         hold is read back, so the first write changes only what differs."""
         with TcHooks(self.netns) as hooks:
             live = {attachment.prog_id for attachment in hooks.attached() if attachment.ours}
+            live |= set(hooks.xdp_attached().values())
         generation = attached_generation(self.pin_dir, live) if live else None
         if generation is None or generation.label != label:
             return
@@ -181,9 +192,22 @@ class Enforcer:
             table.update(bytes(structs.u32(slot)), zero)
 
     def program_ids(self) -> dict[tuple[str, str], int]:
+        """(interface, INGRESS/EGRESS/XDP) -> the id of the program attached there."""
         with TcHooks(self.netns) as hooks:
-            return {(attachment.ifname, attachment.hook.name): attachment.prog_id
-                    for attachment in hooks.attached() if attachment.ours}
+            found = {(attachment.ifname, attachment.hook.name): attachment.prog_id
+                     for attachment in hooks.attached() if attachment.ours}
+            found.update({(ifname, "XDP"): prog_id
+                          for ifname, prog_id in hooks.xdp_attached().items()})
+            return found
+
+    def detach(self, interfaces: Iterable[Interface]) -> None:
+        """Take bpftables off the interfaces (tc and XDP)."""
+        with TcHooks(self.netns) as hooks:
+            running = hooks.xdp_attached()
+            for interface in interfaces:
+                hooks.remove_clsact(interface.name)
+                if interface.name in running:
+                    hooks.detach_xdp(interface.name)
 
     def clear_connections(self) -> None:
         """Forget every connection, fragment and recent entry (tests between examples)."""

@@ -685,6 +685,24 @@ class TcHooks:
             raise
         return True
 
+    def attach_xdp(self, program: Program, ifname: str) -> None:
+        """Run ``program`` at XDP on ``ifname`` (native mode where the driver has it), in
+        place of the one there before: the kernel swaps them atomically."""
+        self._ipr.link("set", index=self._ifindex(ifname), xdp_fd=program.fd)
+
+    def detach_xdp(self, ifname: str) -> None:
+        self._ipr.link("set", index=self._ifindex(ifname), xdp_fd=-1)
+
+    def xdp_attached(self) -> dict[str, int]:
+        """Interface -> id of the XDP program it runs, for those that run one."""
+        found = {}
+        for link in self._ipr.get_links():
+            xdp = link.get_attr("IFLA_XDP")
+            prog_id = xdp.get_attr("IFLA_XDP_PROG_ID") if xdp is not None else None
+            if prog_id:
+                found[link.get_attr("IFLA_IFNAME")] = prog_id
+        return found
+
     def attached(self) -> list[Attachment]:
         """Every bpf filter on the clsact hooks of the namespace's interfaces."""
         attachments = []

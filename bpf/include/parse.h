@@ -53,17 +53,16 @@ static __always_inline int parse_icmp_inner4(struct pkt_info *pkt, void *data, v
 	return 0;
 }
 
-/* parse_ipv4: fill `pkt` (which the caller zeroed) from the frame in `skb`.
+/* parse_ipv4_frame: fill `pkt` (which the caller zeroed) from the Ethernet frame at `data`
+ * (parse_ipv4 for a tc program's skb, parse_ipv4_xdp for XDP).
  *
  * Returns PARSE_OK, PARSE_NOT_IPV4 (ARP, IPv6...: pass) or PARSE_MALFORMED. Sets addresses,
  * protocol, TTL, TOS, length, id, fragment flags, ports (host order; ICMP: type, code, and the
  * query id as sport), TCP flags, skb mark and ingress ifindex, the L3/L4 offsets, and for an
  * ICMP error the quoted packet's tuple and offsets (PKT_F_ICMP_ERROR). A later fragment has
  * no L4 fields (PKT_F_FRAG_LATER). */
-static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pkt)
+static __always_inline int parse_ipv4_frame(void *data, void *data_end, struct pkt_info *pkt)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IPV4))
@@ -82,8 +81,6 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pk
 	pkt->tos = ip->tos;
 	pkt->tot_len = bpf_ntohs(ip->tot_len);
 	pkt->ip_id = bpf_ntohs(ip->id);
-	pkt->mark = skb->mark;
-	pkt->in_ifindex = skb->ingress_ifindex;
 	pkt->l3_off = sizeof(*eth);
 	pkt->l4_off = sizeof(*eth) + ihl;
 
@@ -124,6 +121,20 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pk
 			pkt->flags |= PKT_F_ICMP_ERROR;
 	}
 	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt_info *pkt)
+{
+	pkt->mark = skb->mark;
+	pkt->in_ifindex = skb->ingress_ifindex;
+	return parse_ipv4_frame((void *)(long)skb->data, (void *)(long)skb->data_end, pkt);
+}
+
+/* The same from XDP, before there is an skb: no mark yet. */
+static __always_inline int parse_ipv4_xdp(struct xdp_md *ctx, struct pkt_info *pkt)
+{
+	pkt->in_ifindex = ctx->ingress_ifindex;
+	return parse_ipv4_frame((void *)(long)ctx->data, (void *)(long)ctx->data_end, pkt);
 }
 
 #endif /* BPFT_PARSE_H */

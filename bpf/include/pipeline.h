@@ -81,6 +81,62 @@ static __always_inline int forward_packet(struct __sk_buff *skb, struct pkt_stat
 	return bpf_redirect(st->pkt.out_ifindex, 0);
 }
 
+/* raw PREROUTING ran at XDP (BPFT_XDP_RAW): what it let through carries this in front of the
+ * packet (XDP metadata), so tc goes on after that table. */
+#define BPFT_META_SEEN 0x62707466 /* "bptf" */
+#define BPFT_META_NOTRACK 0x1
+struct xdp_note {
+	__u32 seen;
+	__u32 flags;
+};
+
+static __always_inline int xdp_policy_drops(struct pkt_state *st, __u32 prog)
+{
+	__u32 slot = RULE_SLOTS + prog;
+	struct rule_ctr *count = ctr.lookup(&slot);
+	__u32 *verdict = policy.lookup(&prog);
+
+	if (count) {
+		count->packets += 1;
+		count->bytes += st->pkt.tot_len;
+	}
+	if (verdict && *verdict == ACT_DROP) {
+		drop_packet(st, DROP_POLICY);
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int xdp_done(struct xdp_md *ctx, struct pkt_state *st)
+{
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_note)) < 0)
+		return XDP_PASS; /* no note: tc runs the table again */
+	void *data = (void *)(long)ctx->data;
+	struct xdp_note *note = (void *)(long)ctx->data_meta;
+
+	if ((void *)(note + 1) > data)
+		return XDP_PASS;
+	note->seen = BPFT_META_SEEN;
+	note->flags = (st->ct.flags & CTI_NOTRACK) ? BPFT_META_NOTRACK : 0;
+	return XDP_PASS;
+}
+
+/* tc's first stage: after raw PREROUTING when XDP ran it (and kept its NOTRACK). */
+static __always_inline __u8 ingress_stage(struct __sk_buff *skb, struct pkt_state *st)
+{
+#if BPFT_XDP_RAW
+	void *data = (void *)(long)skb->data;
+	struct xdp_note *note = (void *)(long)skb->data_meta;
+
+	if ((void *)(note + 1) <= data && note->seen == BPFT_META_SEEN) {
+		if (note->flags & BPFT_META_NOTRACK)
+			st->ct.flags |= CTI_NOTRACK;
+		return ST_CT;
+	}
+#endif
+	return ST_RAW_PRE;
+}
+
 static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *st)
 {
 	pkt_state_reset(st);
@@ -107,7 +163,7 @@ int tc_ingress(struct __sk_buff *skb)
 	st->pkt.in_ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 	if (st->pkt.flags & PKT_F_FRAG_LATER)
 		return frag_follow4(skb, st);
-	chain_state_of(st)->stage = ST_RAW_PRE;
+	chain_state_of(st)->stage = ingress_stage(skb, st);
 	return stage_done(skb, st);
 }
 

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from bpf.bpffs import ensure_bpffs, remove_tree
 from bpf.enforcer import Enforcer, Interface, ipv4_of
-from bpf.loader import TcHooks
 from bpf.ruledata import Environment
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
@@ -108,10 +107,8 @@ class NodeDatapath:
 
     def close(self, node: str) -> None:
         pins = self.enforcer.pin_dir
+        self.enforcer.detach(self.interfaces)
         self.enforcer.close()
-        with TcHooks(node) as hooks:
-            for interface in self.interfaces:
-                hooks.remove_clsact(interface.name)
         remove_tree(pins)
 
 
@@ -208,7 +205,7 @@ def test_the_same_shape_keeps_its_programs(topology: tuple[Topology, NodeDatapat
     datapath.load(SERVICE_DNAT.replace("198.18.1.2:5353", "198.18.1.2:5354"))
     assert datapath.enforcer.compiles == compiles
     assert datapath.enforcer.program_ids() == before
-    assert len(before) == 4  # n0 and n1, ingress and egress
+    assert len(before) == 4  # n0 and n1, ingress and egress (no raw rules: no XDP)
 
 
 def test_restart_and_recompile_keep_connections(topology: tuple[Topology, NodeDatapath]) -> None:
@@ -247,3 +244,34 @@ def test_restart_and_recompile_keep_connections(topology: tuple[Topology, NodeDa
     finally:
         client_send.close()
         at_server.close()
+
+
+XDP_RAW = ("*raw\n-A PREROUTING -p udp -m udp --dport 9 -j DROP\n"
+           "-A PREROUTING -p udp -m udp --dport 53 -j NOTRACK\nCOMMIT\n"
+           "*filter\n-A FORWARD -m state --state UNTRACKED -j DROP\nCOMMIT\n")
+
+
+def test_raw_prerouting_runs_at_xdp(topology: tuple[Topology, NodeDatapath]) -> None:
+    """Header-only raw PREROUTING rules run at XDP: its drops never reach tc, its NOTRACK
+    reaches the filter table's UNTRACKED test; counters as the model's."""
+    topo, datapath = topology
+    ruleset = datapath.load(XDP_RAW)
+    ids = datapath.enforcer.program_ids()
+    assert {("n0", "XDP"), ("n1", "XDP")} <= ids.keys()
+    model = Node(ruleset, node_host("198.18.5.0/24"), icmp_ratelimit_ms=0)
+    client_send = topo.sender(topo.client, marked=True)
+    at_server = topo.capture(topo.server, "s0")
+    try:
+        for port, delivered in ((9, False), (53, False), (80, True)):
+            packet = Packet(ipv4_of(CLIENT_ADDR), ipv4_of(SERVER_ADDR), IPPROTO_UDP, 42000,
+                            port)
+            drain(at_server)
+            send_packet(client_send, wire(packet), SERVER_ADDR)
+            arrived = received(at_server, DROP_WAIT)
+            assert bool(arrived) == delivered == (model.receive(packet, "n0").verdict
+                                                  == "ACCEPT"), port
+    finally:
+        client_send.close()
+        at_server.close()
+    assert kernel_test.not_output(datapath.packet_counters()) == kernel_test.not_output(
+        model.counters)
