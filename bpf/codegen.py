@@ -681,7 +681,7 @@ def xdp_program_c(program: ChainProgram, maps: list[str]) -> list[str]:
         out("}", 0)
     out(f"b{len(blocks)}:", 0)
     out("policy:", 0)
-    out(f"if (xdp_policy_drops(st, {program.index}))")
+    out(f"if (policy_drops(st, {program.index}))")
     out("return XDP_DROP;", 2)
     out("accept:", 0)
     out("return xdp_done(ctx, st);")

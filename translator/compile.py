@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from iptparse.model import Chain, Match, Rule, Ruleset, Table
+from translator.cache import IdentityCache
 from translator.plan import (
     MAX_CANDIDATES,
     MAX_VARIANTS,
@@ -352,25 +353,13 @@ class Compiler:
     """Ruleset -> Plan, remembering chains and rules it has compiled (see the module doc)."""
 
     def __init__(self) -> None:
-        # id(object) -> (object, result): the object is kept so its id is never reused
-        self._profiles: dict[int, tuple[Rule, KeyProfile]] = {}
-        self._chains: dict[int, tuple[Chain, ChainPlan]] = {}
+        self.profile = IdentityCache(key_profile)
+        self._chains: IdentityCache[Chain, ChainPlan] = IdentityCache(
+            lambda chain: self.compile_chain(chain.name, chain.policy, chain.rules))
         self._live_rules = 1024
 
-    def profile(self, rule: Rule) -> KeyProfile:
-        known = self._profiles.get(id(rule))
-        if known is None or known[0] is not rule:
-            known = (rule, key_profile(rule))
-            self._profiles[id(rule)] = known
-        return known[1]
-
     def chain(self, chain: Chain) -> ChainPlan:
-        known = self._chains.get(id(chain))
-        if known is not None and known[0] is chain:
-            return known[1]
-        plan = self.compile_chain(chain.name, chain.policy, chain.rules)
-        self._chains[id(chain)] = (chain, plan)
-        return plan
+        return self._chains(chain)
 
     def compile_chain(self, name: str, policy: str | None,
                       rules: tuple[Rule, ...]) -> ChainPlan:
@@ -398,18 +387,17 @@ class Compiler:
     def compile(self, ruleset: Ruleset) -> Plan:
         plan = Plan(MappingProxyType({name: self.table(table)
                                       for name, table in ruleset.tables.items()}))
-        if len(self._profiles) > 2 * self._live_rules:
+        if len(self.profile) > 2 * self._live_rules:
             self._forget(ruleset)
         return plan
 
     def _forget(self, ruleset: Ruleset) -> None:
         """Drop what the rule set no longer holds, so the caches do not grow forever (run when
         they have doubled, so its cost is spread over the compiles)."""
-        chains = {id(chain): chain for table in ruleset.tables.values()
-                  for chain in table.chains.values()}
-        rules = {id(rule) for chain in chains.values() for rule in chain.rules}
-        self._chains = {key: value for key, value in self._chains.items() if key in chains}
-        self._profiles = {key: value for key, value in self._profiles.items() if key in rules}
+        chains = [chain for table in ruleset.tables.values() for chain in table.chains.values()]
+        rules = [rule for chain in chains for rule in chain.rules]
+        self._chains.keep_only(chains)
+        self.profile.keep_only(rules)
         self._live_rules = max(len(rules), 1024)
 
 

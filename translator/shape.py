@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
+from translator.cache import IdentityCache
 from translator.plan import Block, ChainPlan, LookupBlock, Plan, RuleBlock, block_members
 
 # String fields of extension options that are data, not shape.
@@ -144,21 +145,14 @@ class ShapeAnalyzer:
     (the same ChainPlan object) is not looked at again."""
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[ChainPlan, ChainShape]] = {}
-
-    def chain(self, chain: ChainPlan) -> ChainShape:
-        known = self._known.get(id(chain))
-        if known is None or known[0] is not chain:
-            known = (chain, chain_shape(chain))
-            self._known[id(chain)] = known
-        return known[1]
+        self.chain = IdentityCache(chain_shape)
 
     def analyze(self, plan: Plan) -> ShapeReport:
         shapes = {(table.name, name): self.chain(chain) for table in plan.tables.values()
                   for name, chain in table.chains.items()}
-        live = {id(chain) for table in plan.tables.values() for chain in table.chains.values()}
-        if len(self._known) > 2 * len(live):
-            self._known = {key: value for key, value in self._known.items() if key in live}
+        if len(self.chain) > 2 * len(shapes):
+            self.chain.keep_only(chain for table in plan.tables.values()
+                                 for chain in table.chains.values())
         found: dict[tuple[str, str], list[str]] = {}
         for table in plan.tables.values():
             for name, chain in table.chains.items():

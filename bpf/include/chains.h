@@ -162,8 +162,9 @@ static __always_inline int chain_return(struct __sk_buff *skb, struct pkt_state 
 	return prog_call(skb, st, cs->cur.prog);
 }
 
-/* A built-in chain's policy (counted like a rule, in slot RULE_SLOTS + program). */
-static __always_inline int chain_policy(struct __sk_buff *skb, struct pkt_state *st, __u32 prog)
+/* A built-in chain's policy, counted like a rule (slot RULE_SLOTS + program): 1 when it is
+ * DROP (the drop counted), 0 for ACCEPT. */
+static __always_inline int policy_drops(struct pkt_state *st, __u32 prog)
 {
 	__u32 slot = RULE_SLOTS + prog;
 	struct rule_ctr *count = ctr.lookup(&slot);
@@ -173,9 +174,16 @@ static __always_inline int chain_policy(struct __sk_buff *skb, struct pkt_state 
 		count->packets += 1;
 		count->bytes += st->pkt.tot_len;
 	}
-	if (verdict && *verdict == ACT_DROP)
-		return drop_packet(st, DROP_POLICY);
-	return stage_done(skb, st);
+	if (verdict && *verdict == ACT_DROP) {
+		drop_packet(st, DROP_POLICY);
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int chain_policy(struct __sk_buff *skb, struct pkt_state *st, __u32 prog)
+{
+	return policy_drops(st, prog) ? TC_ACT_SHOT : stage_done(skb, st);
 }
 
 static __always_inline void rule_count(struct pkt_state *st, const struct rule_val *rv)

@@ -90,23 +90,6 @@ struct xdp_note {
 	__u32 flags;
 };
 
-static __always_inline int xdp_policy_drops(struct pkt_state *st, __u32 prog)
-{
-	__u32 slot = RULE_SLOTS + prog;
-	struct rule_ctr *count = ctr.lookup(&slot);
-	__u32 *verdict = policy.lookup(&prog);
-
-	if (count) {
-		count->packets += 1;
-		count->bytes += st->pkt.tot_len;
-	}
-	if (verdict && *verdict == ACT_DROP) {
-		drop_packet(st, DROP_POLICY);
-		return 1;
-	}
-	return 0;
-}
-
 static __always_inline int xdp_done(struct xdp_md *ctx, struct pkt_state *st)
 {
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_note)) < 0)
@@ -137,6 +120,8 @@ static __always_inline __u8 ingress_stage(struct __sk_buff *skb, struct pkt_stat
 	return ST_RAW_PRE;
 }
 
+/* The start of both entry programs: parse, the clock, and the stage to begin with; 1 when
+ * the packet is not ours (not IPv4) or follows its first fragment, -1 to drop it. */
 static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *st)
 {
 	pkt_state_reset(st);
@@ -151,6 +136,14 @@ static __always_inline int entry_start(struct __sk_buff *skb, struct pkt_state *
 	return 0;
 }
 
+static __always_inline int entry_run(struct __sk_buff *skb, struct pkt_state *st, __u8 stage)
+{
+	if (st->pkt.flags & PKT_F_FRAG_LATER)
+		return frag_follow4(skb, st);
+	chain_state_of(st)->stage = stage;
+	return stage_done(skb, st);
+}
+
 /* tc ingress of every interface: PREROUTING, then INPUT or FORWARD and POSTROUTING. */
 int tc_ingress(struct __sk_buff *skb)
 {
@@ -161,10 +154,7 @@ int tc_ingress(struct __sk_buff *skb)
 	if (started)
 		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
 	st->pkt.in_ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
-	if (st->pkt.flags & PKT_F_FRAG_LATER)
-		return frag_follow4(skb, st);
-	chain_state_of(st)->stage = ingress_stage(skb, st);
-	return stage_done(skb, st);
+	return entry_run(skb, st, ingress_stage(skb, st));
 }
 
 /* tc egress: packets this host sends (OUTPUT, POSTROUTING); forwarded ones were judged at
@@ -180,10 +170,7 @@ int tc_egress(struct __sk_buff *skb)
 	if (started)
 		return started > 0 ? TC_ACT_OK : TC_ACT_SHOT;
 	st->pkt.out_ifindex = skb->ifindex;
-	if (st->pkt.flags & PKT_F_FRAG_LATER)
-		return frag_follow4(skb, st);
-	chain_state_of(st)->stage = ST_RAW_OUT;
-	return stage_done(skb, st);
+	return entry_run(skb, st, ST_RAW_OUT);
 }
 
 #endif /* BPFT_PIPELINE_H */

@@ -38,6 +38,7 @@ from iptparse.model import Ruleset
 from tests.datapath.test_conversations_vs_model import ruleset_text
 from tests.differential import test_model_conversations_vs_kernel as kernel_test
 from tests.differential.test_model_fixtures_vs_kernel import ROUTED, moved_fixture, probes
+from tests.netns.conversation import Step
 from tests.netns.packets import answer, headers, parsed, unreachable, wire
 from tests.netns.topology import (
     CLIENT_ADDR,
@@ -59,7 +60,6 @@ FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-p
 TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 2, 7
 CLONE_NEWNET = 0x40000000
 ETHERNET = bytes.fromhex("020000000002" "020000000001") + b"\x08\x00"
-Step = kernel_test.Step
 
 
 def _setns(fd: int) -> None:

@@ -19,7 +19,6 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -27,16 +26,12 @@ from hypothesis import strategies as st
 
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
-from tests.netns.packets import answer, headers, parsed, unreachable, wire
+from tests.netns.conversation import Step, converse
 from tests.netns.topology import (
-    CLIENT_ADDR,
     NODE_SERVER_SIDE,
     SERVER_ADDR,
     Topology,
-    drain,
     node_host,
-    received,
-    send_packet,
 )
 from tests.oracle import LegacyIptables
 from translator.model.node import Node
@@ -44,10 +39,6 @@ from translator.model.packet import (
     IPPROTO_ICMP,
     IPPROTO_TCP,
     IPPROTO_UDP,
-    TCP_ACK,
-    TCP_SYN,
-    Packet,
-    address,
 )
 
 pytestmark = pytest.mark.netns
@@ -123,20 +114,6 @@ def ruleset_text(draw: st.DrawFn) -> str:
             "*filter", f":FORWARD {draw(st.sampled_from(['ACCEPT', 'DROP']))} [0:0]",
             ":CHECK - [0:0]", *some(FILTER_FORWARD), *some(FILTER_CHECK), "COMMIT"]
     return "\n".join(text) + "\n"
-
-
-@dataclass(frozen=True)
-class Step:
-    """``client``: the client sends (proto, client port, to the service or the server, port,
-    SYN or ACK); ``server``: the server answers the last packet it received; ``error``: the
-    server refuses it with an ICMP port unreachable (RELATED, translated back on the way)."""
-
-    side: str
-    protocol: int = IPPROTO_TCP
-    sport: int = 40000
-    to_service: bool = True
-    dport: int = 80
-    syn: bool = True
 
 
 STEPS = st.one_of(
@@ -242,58 +219,5 @@ def test_conversations_match_the_kernel(topology: Topology, text: str,
         node.run(["iptables-legacy", "-t", table, "-Z"])
     model = Node(Restorer().restore(text, Ruleset(), RestoreOptions()), node_host("198.18.5.0/24"),
                  icmp_ratelimit_ms=0)
-    client_send = topology.sender(topology.client, marked=True)
-    server_send = topology.sender(topology.server, marked=True)
-    at_server = topology.capture(topology.server, "s0")
-    at_client = topology.capture(topology.client, "c0")
-    last_at_server: Packet | None = None
-    try:
-        for step in steps:
-            drain(at_server)
-            drain(at_client)
-            if step.side == "client":
-                packet = Packet(address(CLIENT_ADDR),
-                                address(SERVICE if step.to_service else SERVER_ADDR),
-                                step.protocol, step.sport, step.dport,
-                                tcp_flags=TCP_SYN if step.syn else TCP_ACK, icmp_type=8)
-                if step.protocol == IPPROTO_ICMP:
-                    packet = packet.with_(dport=0)
-                send_packet(client_send, wire(packet), SERVER_ADDR)
-                expected = model.receive(packet, "n0")
-                arrived = [parsed(raw) for raw in received(at_server, DROP_WAIT)]
-                answers = [parsed(raw) for raw in received(at_client, 0.01)]
-                if expected.verdict == "ACCEPT":
-                    last_at_server = arrived[0] if arrived else None
-            else:
-                if last_at_server is None:
-                    continue
-                packet = (answer(last_at_server) if step.side == "server"
-                          else unreachable(last_at_server))
-                send_packet(server_send, wire(packet), CLIENT_ADDR)
-                expected = model.receive(packet, "n1")
-                arrived = [parsed(raw) for raw in received(at_client, DROP_WAIT)]
-                answers = []
-            context = (text, steps, step)
-            # an untracked answer to the node's (SNAT) address stays in the node: INPUT
-            passed = expected.verdict == "ACCEPT" and expected.path == "FORWARD"
-            if passed and expected.chosen_from is not None and arrived:
-                # the kernel picked the NAT port itself: any free one of the range is right
-                low, high = expected.chosen_from
-                kernel_port = arrived[0].sport
-                assert low <= kernel_port <= high, context
-                assert headers(arrived[0].with_(sport=expected.packet.sport)) == headers(
-                    expected.packet), context
-                model.rebind(packet, arrived[0])
-                if step.side == "client":
-                    last_at_server = arrived[0]
-            elif passed:
-                assert [headers(p) for p in arrived] == [headers(expected.packet)], context
-            else:
-                assert arrived == [], context
-            if step.side == "client":
-                wanted = [headers(expected.reply)] if expected.reply is not None else []
-                assert [headers(p) for p in answers] == wanted, context
-    finally:
-        for sock in (client_send, server_send, at_server, at_client):
-            sock.close()
+    converse(topology, model, steps, SERVICE, DROP_WAIT, text)
     assert not_output(node.packet_counters()) == not_output(model.counters), text
