@@ -21,7 +21,6 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,9 +36,9 @@ from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from tests.datapath.test_conversations_vs_model import ruleset_text
 from tests.differential import test_model_conversations_vs_kernel as kernel_test
-from tests.differential.test_model_fixtures_vs_kernel import ROUTED, moved_fixture, probes
 from tests.netns.conversation import Step
 from tests.netns.packets import answer, headers, parsed, unreachable, wire
+from tests.netns.services import FIXTURES, ROUTED, moved_fixture, probes
 from tests.netns.topology import (
     CLIENT_ADDR,
     NODE_CLIENT_SIDE,
@@ -56,7 +55,6 @@ from translator.shape import analyze
 pytestmark = [pytest.mark.netns, pytest.mark.bpf]
 
 EXAMPLES = int(os.environ.get("BPFTABLES_DATAPATH_EXAMPLES", "12"))
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
 TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 2, 7
 CLONE_NEWNET = 0x40000000
 ETHERNET = bytes.fromhex("020000000002" "020000000001") + b"\x08\x00"

@@ -1,4 +1,5 @@
-"""kube-proxy's own rule sets (fixtures 01 and 04): every service, model against the kernel.
+"""kube-proxy's own rule sets (fixtures 01 and 04): every service, model against the kernel
+(the probes and their checks: tests/netns/services.py).
 
 The fixture's addresses are moved into 198.18.0.0/15 (pods 10.0.0.0/8 -> 198.19.0.0/16, service
 and external addresses -> 198.18.5-7.x, the load balancer's allowed range 203.0.113.0/25 ->
@@ -14,82 +15,19 @@ model can pick.
 
 from __future__ import annotations
 
-import random
 import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bench.kube_gen import jump_lines
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
-from tests.netns.packets import answer, headers, parsed, wire
-from tests.netns.topology import (
-    CLIENT_ADDR,
-    NODE_CLIENT_SIDE,
-    SERVER_ADDR,
-    Topology,
-    drain,
-    node_host,
-    received,
-    send_packet,
-)
+from tests.netns.services import FIXTURES, moved_fixture, prepare, probe_every_service
+from tests.netns.topology import Topology
 from tests.oracle import LegacyIptables
-from translator.model.node import Node
-from translator.model.packet import IPPROTO_TCP, TCP_SYN, Packet, address
 
 pytestmark = pytest.mark.netns
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kube-proxy"
-REFUSED_CLIENT = "198.18.0.200"  # outside the load balancer's allowed source range
-# routed to the server: the endpoints, and service addresses nothing translates
-ROUTED = ("198.19.0.0/16", "198.18.4.0/22")
-
-
-def _move_address(match: re.Match[str]) -> str:
-    a, b, c, d = (int(part) for part in match.group(1).split("."))
-    suffix = match.group(2) or ""
-    if a == 10:
-        return ("198.19.0.0/16" if suffix == "/8" else
-                f"198.19.{(b + c) % 256}.{d}{suffix}")
-    if (a, b) == (172, 30):
-        return f"198.18.5.{d}{suffix}"
-    if (a, b) == (192, 168):
-        return f"198.18.6.{d}{suffix}"
-    if (a, b, c) == (203, 0, 113):
-        return f"198.18.0.{d}{suffix}"
-    if a in (1, 5):
-        return f"198.18.7.{d}{suffix}"
-    return match.group(0)
-
-
-def moved_fixture(name: str) -> str:
-    """The fixture with its addresses in 198.18.0.0/15 and kube-proxy's jump rules added."""
-    text = re.sub(r"\b(\d+\.\d+\.\d+\.\d+)(/\d+)?", _move_address,
-                  (FIXTURES / name).read_text())
-    lines = text.splitlines()
-    for table in ("filter", "nat"):
-        end = lines.index("COMMIT", lines.index(f"*{table}"))
-        lines[end:end] = jump_lines(table)
-    return "\n".join(lines) + "\n"
-
-
-def probes(text: str) -> list[tuple[str, str, int]]:
-    """(client, address, port) for every way in the rule set reaches a service."""
-    found: set[tuple[str, int]] = set()
-    for line in text.splitlines():
-        if re.match(r"-A KUBE-(SERVICES|EXTERNAL-SERVICES|PROXY-FIREWALL) ", line):
-            target = re.search(r"-d (\S+?)(?:/32)? .*--dport (\d+)", line)
-            if target and not target.group(1).startswith("127."):
-                found.add((target.group(1), int(target.group(2))))
-        if line.startswith("-A KUBE-NODEPORTS") and " -d " not in line:
-            port = re.search(r"--dport (\d+)", line)
-            if port:
-                found.add((NODE_CLIENT_SIDE, int(port.group(1))))
-    return [(client, destination, port) for destination, port in sorted(found)
-            for client in (CLIENT_ADDR, REFUSED_CLIENT)]
 
 
 @pytest.fixture(scope="module")
@@ -97,29 +35,12 @@ def topology() -> Iterator[Topology]:
     topo = Topology.create()
     try:
         topo.silence_ends()
-        subprocess.run(["ip", "-n", topo.client, "addr", "add", f"{REFUSED_CLIENT}/24", "dev",
-                        "c0"], check=True)
-        for last in range(1, 6):
-            subprocess.run(["ip", "-n", topo.server, "addr", "add", f"198.19.180.{last}/32",
-                            "dev", "s0"], check=True)
-        for network in ROUTED:
-            subprocess.run(["ip", "-n", topo.node, "route", "add", network, "via",
-                            SERVER_ADDR], check=True)
+        prepare(topo)
         subprocess.run(["ip", "netns", "exec", topo.node, "sysctl", "-qw",
                         "net.ipv4.icmp_ratelimit=0"], check=True)
         yield topo
     finally:
         topo.close()
-
-
-def _possible_endpoints(ruleset: Ruleset, packet: Packet) -> set[tuple[int, int]]:
-    """Where the model can send a new connection (statistic draws vary with the seed)."""
-    places = set()
-    for seed in range(24):
-        outcome = Node(ruleset, node_host(*ROUTED), random.Random(seed),
-                       icmp_ratelimit_ms=0).receive(packet, "n0")
-        places.add((outcome.packet.dst, outcome.packet.dport))
-    return places
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")
@@ -134,53 +55,5 @@ def test_every_service_of_the_fixture(topology: Topology, fixture: str) -> None:
     loaded = node.restore(text)
     assert loaded.code == 0, loaded.err
     ruleset = Restorer().restore(text, Ruleset(), RestoreOptions())
-    model = Node(ruleset, node_host(*ROUTED), random.Random(1), icmp_ratelimit_ms=0)
-    client = topology.sender(topology.client, marked=True)
-    server = topology.sender(topology.server, marked=True)
-    at_server = topology.capture(topology.server, "s0")
-    at_client = topology.capture(topology.client, "c0")
-    reached = 0
-    try:
-        for number, (source, destination, port) in enumerate(probes(text)):
-            packet = Packet(address(source), address(destination), IPPROTO_TCP, 43000 + number,
-                            port, tcp_flags=TCP_SYN)
-            context = (fixture, source, destination, port)
-            for capture in (at_server, at_client):
-                drain(capture)
-            send_packet(client, wire(packet), destination)
-            expected = model.receive(packet, "n0")
-            at_endpoint = [parsed(raw) for raw in received(at_server, 0.1)]
-            answers = [parsed(raw) for raw in received(at_client, 0.02)]
-            if expected.path == "INPUT":
-                # delivered to the node's own stack, which has no listener: it resets
-                assert at_endpoint == [], context
-                resets = [p for p in answers if p.protocol == IPPROTO_TCP and p.tcp_flags & 4]
-                assert bool(resets) == (expected.verdict == "ACCEPT"), context
-                continue
-            if expected.verdict != "ACCEPT":
-                assert at_endpoint == [], context
-                wanted = [headers(expected.reply)] if expected.reply is not None else []
-                assert [headers(p) for p in answers] == wanted, context
-                continue
-            assert len(at_endpoint) == 1, context
-            kernel = at_endpoint[0]
-            if (kernel.dst, kernel.dport) != (expected.packet.dst, expected.packet.dport):
-                assert (kernel.dst, kernel.dport) in _possible_endpoints(ruleset, packet), context
-            low, high = expected.chosen_from or (expected.packet.sport, expected.packet.sport)
-            assert low <= kernel.sport <= high and kernel.src == expected.packet.src, context
-            model.rebind(packet, kernel)
-            chains = [visit.chain for visit in expected.visits if visit.matched]
-            assert any(chain.startswith("KUBE-SVC-") for chain in chains), context
-            assert any(chain.startswith("KUBE-SEP-") for chain in chains), context
-            reached += 1
-            reply = answer(kernel)
-            drain(at_client)
-            send_packet(server, wire(reply), source)
-            back = model.receive(reply, "n1")
-            seen = [parsed(raw) for raw in received(at_client, 0.1)]
-            assert [headers(p) for p in seen] == [headers(back.packet)], context
-            assert (back.packet.src, back.packet.sport) == (address(destination), port), context
-    finally:
-        for sock in (client, server, at_server, at_client):
-            sock.close()
+    reached, _ = probe_every_service(topology, ruleset, text, 43000)
     assert reached > 0
