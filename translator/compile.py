@@ -23,9 +23,11 @@ keeps its key profile, so recompiling after a small change costs little.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from iptparse.memory import building_long_lived
 from iptparse.model import Chain, Match, Rule, Ruleset, Table
 from translator.cache import IdentityCache
 from translator.plan import (
@@ -120,10 +122,16 @@ def key_profile(rule: Rule) -> KeyProfile:
         present.append("destination")
         if destination[1]:
             keyed.append("destination")
-    name_set = frozenset(names)
+    name_set = _frozen(tuple(names))
     return KeyProfile(protocol, dport, source, destination, port_match,
-                      not name_set.isdisjoint(STATEFUL_MATCHES), name_set, frozenset(present),
-                      frozenset(keyed))
+                      not name_set.isdisjoint(STATEFUL_MATCHES), name_set,
+                      _frozen(tuple(present)), _frozen(tuple(keyed)))
+
+
+@lru_cache(maxsize=1024)
+def _frozen(names: tuple[str, ...]) -> frozenset[str]:
+    """The few sets of names rules have, made once each."""
+    return frozenset(names)
 
 
 def _residual_matches(rule: Rule, profile: KeyProfile,
@@ -177,6 +185,13 @@ def lookup_entries(key: tuple[KeyField, ...], run: list[tuple[int, Rule, KeyProf
     return entries
 
 
+def _joins(fields: frozenset[str], profile: KeyProfile) -> bool:
+    """Whether a rule has every key field, and a key value that says something (a rule the
+    key says nothing about stays a RULE)."""
+    return (not profile.stateful and fields <= profile.present
+            and not fields.isdisjoint(profile.keyed))
+
+
 @dataclass(slots=True)
 class _LookupRun:
     """A LOOKUP run being grown; ``fields`` are its key fields (prefix fields included even
@@ -189,8 +204,10 @@ class _LookupRun:
     run: list[tuple[int, Rule, KeyProfile]]
 
     @classmethod
-    def start(cls, profile: KeyProfile) -> _LookupRun | None:
-        if profile.stateful or not profile.keyed:
+    def start(cls, profile: KeyProfile, following: KeyProfile) -> _LookupRun | None:
+        """A run from a rule, when it can start one and the rule after it can join."""
+        if (profile.stateful or not profile.keyed
+                or not _joins(profile.present, following)):
             return None
         fields = tuple(name for name in ("protocol", "dport", *PREFIX_FIELDS)
                        if name in profile.present)
@@ -198,10 +215,7 @@ class _LookupRun:
                    {name: set() for name in PREFIX_FIELDS if name in fields}, {}, [])
 
     def joins(self, profile: KeyProfile) -> bool:
-        """Whether the rule has every key field, and a key value that says something (a rule
-        the key says nothing about stays a RULE)."""
-        return (not profile.stateful and self.field_set <= profile.present
-                and not self.field_set.isdisjoint(profile.keyed))
+        return _joins(self.field_set, profile)
 
     def add(self, number: int, rule: Rule, profile: KeyProfile) -> bool:
         """Grow the run by one rule, or say False (and change nothing) when it cannot join."""
@@ -251,13 +265,17 @@ class _LookupRun:
             variant_of[number] = found[0]
         return LookupBlock(tuple(number for number, _, _ in run), key,
                            tuple(variant for _, variant in variants.values()),
-                           MappingProxyType(variant_of), MappingProxyType(entries))
+                           MappingProxyType(variant_of), MappingProxyType(entries),
+                           MappingProxyType({found_key: tuple(rule for _, rule in found)
+                                             for found_key, found in entries.items()}))
 
 
 def _lookup_run(rules: tuple[Rule, ...], profiles: list[KeyProfile],
                 start: int) -> tuple[LookupBlock, int] | None:
-    run = _LookupRun.start(profiles[start])
-    if run is None or start + 1 >= len(rules) or not run.joins(profiles[start + 1]):
+    if start + 1 >= len(rules):
+        return None
+    run = _LookupRun.start(profiles[start], profiles[start + 1])
+    if run is None:
         return None
     end = start
     while end < len(rules) and run.add(end + 1, rules[end], profiles[end]):
@@ -283,12 +301,20 @@ def _lookup_run(rules: tuple[Rule, ...], profiles: list[KeyProfile],
     return block, start + count
 
 
-def _only(rule: Rule, name: str) -> tuple[Match | None, Rule]:
-    """The rule's one ``name`` match (None when it has none or several) and the rule without
-    it, its comments and its target."""
-    found = [match for match in rule.matches if match.name == name]
-    rest = replace(rule, matches=tuple(match for match in rule.matches
+def _without(rule: Rule, name: str) -> Rule:
+    """The rule without its ``name`` match, its comments and its target."""
+    return replace(rule, matches=tuple(match for match in rule.matches
                                        if match.name not in (name, "comment")), target=None)
+
+
+def _only(rule: Rule, name: str) -> tuple[Match | None, tuple[Any, ...]]:
+    """The rule's one ``name`` match (None when it has none or several), and what tells the
+    rest of two rules apart (:func:`_without` as a cheap tuple)."""
+    found = [match for match in rule.matches if match.name == name]
+    rest = (rule.protocol, rule.protocol_invert, rule.source, rule.source_invert,
+            rule.destination, rule.destination_invert, rule.in_iface, rule.in_iface_invert,
+            rule.out_iface, rule.out_iface_invert, rule.fragment,
+            tuple(match for match in rule.matches if match.name not in (name, "comment")))
     return (found[0] if len(found) == 1 else None), rest
 
 
@@ -297,7 +323,7 @@ def _select_run(rules: tuple[Rule, ...], start: int) -> tuple[SelectBlock, int] 
     same rule without statistic (kube-proxy's last endpoint)."""
     members: list[tuple[int, Rule]] = []
     probabilities: list[int] = []
-    template: Rule | None = None
+    template: tuple[Any, ...] | None = None
     for index in range(start, len(rules)):
         match, rest = _only(rules[index], "statistic")
         if template is not None and rest != template:
@@ -310,7 +336,7 @@ def _select_run(rules: tuple[Rule, ...], start: int) -> tuple[SelectBlock, int] 
             break
         options = match.options
         if options.mode != "random" or options.invert or any(
-                m.name in STATEFUL_MATCHES for m in rest.matches):
+                m.name in STATEFUL_MATCHES for m in rest[-1]):
             break
         template = rest
         members.append((index + 1, rules[index]))
@@ -318,18 +344,19 @@ def _select_run(rules: tuple[Rule, ...], start: int) -> tuple[SelectBlock, int] 
     if len(members) < MIN_RUN or template is None:
         return None
     return (SelectBlock(tuple(number for number, _ in members), tuple(members),
-                        tuple(probabilities), template), start + len(members))
+                        tuple(probabilities), _without(members[0][1], "statistic")),
+            start + len(members))
 
 
 def _affinity_run(rules: tuple[Rule, ...], start: int) -> tuple[AffinityBlock, int] | None:
     """A run of ``recent --rcheck`` rules differing only in the list name and target."""
     members: list[tuple[int, Rule]] = []
     names: list[str] = []
-    shared: tuple[Any, Rule] | None = None
+    shared: tuple[Any, tuple[Any, ...]] | None = None
     for index in range(start, len(rules)):
         match, rest = _only(rules[index], "recent")
         if match is None or match.options.command != "rcheck" or match.options.invert or any(
-                m.name in STATEFUL_MATCHES for m in rest.matches):
+                m.name in STATEFUL_MATCHES for m in rest[-1]):
             break
         common = (replace(match.options, name=""), rest)
         if shared is not None and common != shared:
@@ -340,7 +367,7 @@ def _affinity_run(rules: tuple[Rule, ...], start: int) -> tuple[AffinityBlock, i
     if len(members) < MIN_RUN or shared is None:
         return None
     return (AffinityBlock(tuple(number for number, _ in members), tuple(members), tuple(names),
-                          shared[1]), start + len(members))
+                          _without(members[0][1], "recent")), start + len(members))
 
 
 def _single_reason(profile: KeyProfile) -> str:
@@ -356,7 +383,11 @@ class Compiler:
         self.profile = IdentityCache(key_profile)
         self._chains: IdentityCache[Chain, ChainPlan] = IdentityCache(
             lambda chain: self.compile_chain(chain.name, chain.policy, chain.rules))
-        self._live_rules = 1024
+        self._live_rules: int | None = None  # rules cached when the caches were last pruned
+        self._last: Ruleset | None = None
+        # (chains of the last Plan that differ from the one before, chains of that one that
+        # it replaced or dropped): all translator/diff.py needs to look at
+        self.last_changes: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None
 
     def chain(self, chain: Chain) -> ChainPlan:
         return self._chains(chain)
@@ -385,9 +416,15 @@ class Compiler:
             {name: self.chain(chain) for name, chain in table.chains.items()}))
 
     def compile(self, ruleset: Ruleset) -> Plan:
-        plan = Plan(MappingProxyType({name: self.table(table)
-                                      for name, table in ruleset.tables.items()}))
-        if len(self.profile) > 2 * self._live_rules:
+        with building_long_lived():
+            plan = Plan(MappingProxyType({name: self.table(table)
+                                          for name, table in ruleset.tables.items()}))
+        if self._last is not None:
+            self.last_changes = _changes(self._last, ruleset)
+        self._last = ruleset
+        if self._live_rules is None:  # the first compile: everything cached is live
+            self._live_rules = max(len(self.profile), 1024)
+        elif len(self.profile) > 2 * self._live_rules:
             self._forget(ruleset)
         return plan
 
@@ -399,6 +436,25 @@ class Compiler:
         self._chains.keep_only(chains)
         self.profile.keep_only(rules)
         self._live_rules = max(len(rules), 1024)
+
+
+def _changes(old: Ruleset, new: Ruleset
+             ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Chains of ``new`` that are not the same object as in ``old`` (a chain the restore left
+    alone is), and chains of ``old`` that ``new`` replaced or dropped."""
+    written: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    for name, table in new.tables.items():
+        before = old.tables[name].chains if name in old.tables else {}
+        for chain_name, chain in table.chains.items():
+            if before.get(chain_name) is not chain:
+                written.append((name, chain_name))
+                if chain_name in before:
+                    removed.append((name, chain_name))
+    for name, table in old.tables.items():
+        after = new.tables[name].chains if name in new.tables else {}
+        removed += [(name, chain) for chain in table.chains.keys() - after.keys()]
+    return written, removed
 
 
 def compile_chain(name: str, policy: str | None, rules: tuple[Rule, ...]) -> ChainPlan:

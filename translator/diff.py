@@ -14,10 +14,13 @@ at, so the work follows the change, not the rule set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iptparse.memory import building_long_lived
 from iptparse.model import Rule
+from translator.cache import IdentityCache
 from translator.plan import ChainPlan, LookupBlock, Plan, block_members
 from translator.shape import ShapeReport
 
@@ -54,9 +57,9 @@ def _owner(table: str, name: str, chain: ChainPlan, report: ShapeReport) -> tupl
 
 def chain_data(table: str, name: str, chain: ChainPlan,
                report: ShapeReport) -> dict[tuple[Any, ...], Any]:
-    """One chain's map entries. Keys start with "member" (table, family, chain) for a family
-    member's entries and "chain" (table, chain) for a built-in chain's; then the block's index,
-    and for a LOOKUP the entry's key."""
+    """One chain's map entries, a LOOKUP block's as one item (see :func:`_lookup_ops`). Keys
+    start with "member" (table, family, chain) for a family member's entries and "chain"
+    (table, chain) for a built-in chain's; then the block's index (and "lookup")."""
     owner = _owner(table, name, chain, report)
     data: dict[tuple[Any, ...], Any] = {}
     if chain.policy is not None:
@@ -65,20 +68,40 @@ def chain_data(table: str, name: str, chain: ChainPlan,
         data[(*owner, "present")] = True
     for index, block in enumerate(chain.blocks):
         if isinstance(block, LookupBlock):
-            for key, found in block.entries.items():
-                data[(*owner, index, key)] = _rules(found)
+            data[(*owner, index, "lookup")] = block.rules_by_key
         else:
             data[(*owner, index)] = _rules(block_members(block))
     return data
 
 
+def _flat(key: tuple[Any, ...], value: Any) -> dict[tuple[Any, ...], Any]:
+    """One item of chain_data as map entries: a LOOKUP's entries each under its own key."""
+    if key[-1] != "lookup":
+        return {key: value}
+    return {(*key[:-1], entry): rules for entry, rules in value.items()}
+
+
 def plan_data(plan: Plan, report: ShapeReport) -> dict[tuple[Any, ...], Any]:
-    """Every map entry of the Plan (see :func:`chain_data`)."""
+    """Every map entry of the Plan: the owner, the block's index, and for a LOOKUP the
+    entry's key."""
     data: dict[tuple[Any, ...], Any] = {}
     for table in plan.tables.values():
         for name, chain in table.chains.items():
-            data.update(chain_data(table.name, name, chain, report))
+            for key, value in chain_data(table.name, name, chain, report).items():
+                data.update(_flat(key, value))
     return data
+
+
+def _lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, Any]
+                ) -> tuple[list[MapWrite], list[MapDelete]]:
+    """A LOOKUP's entries that changed: compared as tuples of the same Rule objects, which
+    Python compares by identity first, so an unchanged entry costs next to nothing."""
+    owner = key[:-1]
+    get = old.get
+    writes = [MapWrite((*owner, entry), rules) for entry, rules in new.items()
+              if get(entry) != rules]
+    deletes = [MapDelete((*owner, entry)) for entry in old.keys() - new.keys()]
+    return writes, deletes
 
 
 def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -105,9 +128,9 @@ def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[s
     def height(key: tuple[str, str]) -> int:
         if key not in heights:
             heights[key] = 0
-            targets = [(key[0], target) for target in report.chains[key].jumps]
-            heights[key] = 1 + max((height(target) for target in targets if target in among),
-                                   default=-1)
+            jumps = report.chains[key].jumps  # a set: asked about the few changed chains only
+            heights[key] = 1 + max((height(other) for other in among
+                                    if other[0] == key[0] and other[1] in jumps), default=-1)
         return heights[key]
 
     for key in chains:
@@ -115,28 +138,71 @@ def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[s
     return heights
 
 
+Changes = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+class PlanDiffer:
+    """Plan diffs that remember each compiled chain's entries (by ChainPlan identity: the
+    compiler reuses unchanged chains), so a diff costs what the changed chains hold."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, IdentityCache[ChainPlan, dict[tuple[Any, ...], Any]]] = {}
+        self._reports: dict[str, ShapeReport] = {}
+
+    def _chain_entries(self, table: str, name: str, chain: ChainPlan,
+                       report: ShapeReport) -> dict[tuple[Any, ...], Any]:
+        if table not in self._entries:
+            self._entries[table] = IdentityCache(
+                lambda plan, table=table: chain_data(table, plan.name, plan, self._reports[table]))
+        self._reports[table] = report
+        return self._entries[table](chain)
+
+    def diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
+             changes: Changes | None = None) -> PlanDiff:
+        """Map operations from ``old`` to ``new``: writes of changed chains callees first,
+        then deletes callers first. ``changes``: the chains that differ, when the compiler
+        knows them (Compiler.last_changes); else they are found by comparing the Plans."""
+        with building_long_lived():
+            return self._diff(old, old_report, new, new_report, changes)
+
+    def _diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
+              changes: Changes | None) -> PlanDiff:
+        written, removed = changes if changes is not None else changed_chains(old, new)
+        before: dict[tuple[Any, ...], Any] = {}
+        chain_of: dict[tuple[Any, ...], tuple[str, str]] = {}
+        for table, name in removed:
+            entries = self._chain_entries(table, name, old.tables[table].chains[name],
+                                          old_report)
+            before.update(entries)
+            chain_of.update(dict.fromkeys(entries, (table, name)))
+        after: dict[tuple[Any, ...], Any] = {}
+        for table, name in written:
+            entries = self._chain_entries(table, name, new.tables[table].chains[name],
+                                          new_report)
+            after.update(entries)
+            chain_of.update(dict.fromkeys(entries, (table, name)))
+        new_heights = _heights(written, new_report)
+        old_heights = _heights(removed, old_report)
+        writes: list[tuple[int, MapWrite]] = []
+        deletes: list[tuple[int, MapDelete]] = []
+        for key, value in after.items():
+            height = new_heights[chain_of[key]]
+            if key[-1] == "lookup":
+                added, gone = _lookup_ops(key, before.get(key, {}), value)
+                writes += [(height, op) for op in added]
+                deletes += [(-old_heights.get(chain_of[key], 0), op) for op in gone]
+            elif key not in before or before[key] != value:
+                writes.append((height, MapWrite(key, value)))
+        for key, value in before.items():
+            if key not in after:
+                deletes += [(-old_heights[chain_of[key]], MapDelete(flat))
+                            for flat in _flat(key, value)]
+        writes.sort(key=lambda item: item[0])
+        deletes.sort(key=lambda item: item[0])
+        return PlanDiff(old_report.shape_hash != new_report.shape_hash,
+                        (*(op for _, op in writes), *(op for _, op in deletes)))
+
+
 def diff_plans(old: Plan, old_report: ShapeReport, new: Plan,
                new_report: ShapeReport) -> PlanDiff:
-    """Map operations from ``old`` to ``new``: writes of changed chains callees first, then
-    deletes callers first. Work is in proportion to the chains that changed."""
-    written, removed = changed_chains(old, new)
-    before: dict[tuple[Any, ...], Any] = {}
-    chain_of: dict[tuple[Any, ...], tuple[str, str]] = {}
-    for table, name in removed:
-        entries = chain_data(table, name, old.tables[table].chains[name], old_report)
-        before.update(entries)
-        chain_of.update(dict.fromkeys(entries, (table, name)))
-    after: dict[tuple[Any, ...], Any] = {}
-    for table, name in written:
-        entries = chain_data(table, name, new.tables[table].chains[name], new_report)
-        after.update(entries)
-        chain_of.update(dict.fromkeys(entries, (table, name)))
-    new_heights = _heights(written, new_report)
-    old_heights = _heights(removed, old_report)
-    writes = sorted((MapWrite(key, value) for key, value in after.items()
-                     if key not in before or before[key] != value),
-                    key=lambda op: new_heights[chain_of[op.key]])
-    deletes = sorted((MapDelete(key) for key in before if key not in after),
-                     key=lambda op: -old_heights[chain_of[op.key]])
-    return PlanDiff(old_report.shape_hash != new_report.shape_hash, (*writes, *deletes))
-
+    return PlanDiffer().diff(old, old_report, new, new_report)

@@ -67,6 +67,9 @@ class LookupBlock:
     variants: tuple[Rule, ...]
     variant_of: Mapping[int, int]
     entries: Mapping[tuple[KeyValue, ...], Candidates]
+    # the entries without rule numbers: what a map entry holds, compared by the Plan diff
+    # (an insertion renumbers the rules after it, it does not change their entries)
+    rules_by_key: Mapping[tuple[KeyValue, ...], tuple[Rule, ...]]
     kind: str = "LOOKUP"
 
     @property

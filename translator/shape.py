@@ -20,6 +20,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from iptparse.memory import building_long_lived
 from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
 from translator.cache import IdentityCache
 from translator.plan import Block, ChainPlan, LookupBlock, Plan, RuleBlock, block_members
@@ -148,6 +149,10 @@ class ShapeAnalyzer:
         self.chain = IdentityCache(chain_shape)
 
     def analyze(self, plan: Plan) -> ShapeReport:
+        with building_long_lived():
+            return self._analyze(plan)
+
+    def _analyze(self, plan: Plan) -> ShapeReport:
         shapes = {(table.name, name): self.chain(chain) for table in plan.tables.values()
                   for name, chain in table.chains.items()}
         if len(self.chain) > 2 * len(shapes):

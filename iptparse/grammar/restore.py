@@ -8,7 +8,6 @@ and each table's COMMIT all-or-nothing, with the kernel's commit-time checks.
 from __future__ import annotations
 
 import bisect
-import gc
 import re
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from iptparse.edit import TableDraft, TableError
 from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
 from iptparse.grammar.command import XT_EXTENSION_MAXNAMELEN, Command
 from iptparse.grammar.shapes import RuleShapes
+from iptparse.memory import building_long_lived
 from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, Counters, Ruleset, Table
 from iptparse.validate import validate_table
 
@@ -189,18 +189,8 @@ class Restorer:
     def restore(self, text: str, ruleset: Ruleset, options: RestoreOptions = RestoreOptions(),
                 ) -> Ruleset:
         """Apply ``text``; returns the new Ruleset or raises :class:`RestoreError`."""
-        # A restore allocates a few objects per word and frees none, the worst case for the
-        # cyclic collector (a fifth of the time); the model has no reference cycles to find.
-        # What it built lives long, so it is moved out of the collector's sight afterwards
-        # (gc.freeze) instead of being scanned again and again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with building_long_lived():
             return self._restore(text, ruleset, options)
-        finally:
-            if collecting:
-                gc.freeze()
-                gc.enable()
 
     def _restore(self, text: str, ruleset: Ruleset, options: RestoreOptions) -> Ruleset:
         committed = ruleset

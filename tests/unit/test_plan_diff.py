@@ -23,7 +23,14 @@ from bench.kube_gen import (
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from translator.compile import Compiler, compile_ruleset
-from translator.diff import MapDelete, MapWrite, PlanDiff, changed_chains, diff_plans
+from translator.diff import (
+    MapDelete,
+    MapWrite,
+    PlanDiff,
+    PlanDiffer,
+    changed_chains,
+    diff_plans,
+)
 from translator.shape import ShapeAnalyzer, analyze
 
 pytestmark = pytest.mark.unit
@@ -108,6 +115,13 @@ def test_a_partial_sync_is_compiled_and_diffed_in_proportion_to_the_change() -> 
     grown_report = analyzer.analyze(grown)
     written, removed = changed_chains(plan, grown)
     assert len(written) <= 6 + len(TOP_NAT_CHAINS) + 1 + 3  # filter's, nat's top, the service
+    # the compiler knows the same chains without comparing the Plans
+    assert compiler.last_changes is not None
+    assert sorted(compiler.last_changes[0]) == sorted(written)
+    assert sorted(compiler.last_changes[1]) == sorted(removed)
+    differ = PlanDiffer()
+    assert differ.diff(plan, report, grown, grown_report, compiler.last_changes) == diff_plans(
+        plan, report, grown, grown_report)
     diff = diff_plans(plan, report, grown, grown_report)
     _assert_safe_order(diff)
     assert not diff.shape_changed
