@@ -23,6 +23,7 @@ lint: setup
 bench: setup
 	$(PY) -m bench.parse_speed
 	$(PY) -m bench.plan_speed
+	$(PY) -m bench.datapath_speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

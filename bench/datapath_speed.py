@@ -54,7 +54,7 @@ def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
     from bpf.codegen import generate
     from bpf.enforcer import ENTRY_PROGRAMS, Enforcer, Interface, datapath_source
     from bpf.loader import ProgKind, compile_datapath
-    from bpf.ruledata import Environment, datapath_data
+    from bpf.ruledata import Environment, entries_of, full_data
 
     shape = ClusterShape(services, 5, node_ports=min(services, 500))
     ruleset = Restorer().restore(restore_text(shape, jumps=True), Ruleset(), RestoreOptions())
@@ -62,7 +62,7 @@ def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
     report = analyze(plan)
     generated = generate(plan, report)
     uplink = socket.if_nametoindex("v0")
-    data = datapath_data(plan, generated, Environment({"v0": uplink})).entries
+    data = entries_of(full_data(plan, report, generated, Environment({"v0": uplink}))[1])
     data.update(Enforcer(pin_dir=pins).host_entries(
         [Interface("v0", uplink, address(NODE_ADDRESS))], [address(NODE_ADDRESS)]))
     datapath = compile_datapath(datapath_source(generated), pins,

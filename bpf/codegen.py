@@ -160,24 +160,46 @@ class Layout:
         return program if program.builtin else None
 
 
-def layout(plan: Plan, report: ShapeReport) -> Layout:
+class MemberIds:
+    """Family members' ids in their program, kept while the chain lives: a new service takes a
+    free id and renumbers no other (their entries stay as they are)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], dict[str, int]] = {}
+
+    def assign(self, family: tuple[str, str], members: tuple[str, ...]) -> dict[str, int]:
+        known = self._ids.get(family, {})
+        live = set(members)
+        ids = {name: number for name, number in known.items() if name in live}
+        used = set(ids.values())
+        free = (number for number in range(len(members) + len(used)) if number not in used)
+        for name in members:
+            if name not in ids:
+                ids[name] = next(free)
+        self._ids[family] = ids
+        return ids
+
+
+def layout(plan: Plan, report: ShapeReport, members: MemberIds | None = None) -> Layout:
     """Programs from the Shape alone: built-in chains in hook order per table, then families
-    by signature, so the same Shape always gets the same programs."""
+    by signature, so the same Shape always gets the same programs. ``members`` keeps family
+    members' ids from one layout to the next."""
+    members = members or MemberIds()
     programs: list[ChainProgram] = []
     program_of: dict[tuple[str, str], tuple[int, int]] = {}
     next_slot = 1  # slot 0: the pipeline
 
-    def add(table: str, name: str, builtin: bool, members: tuple[str, ...],
-            chain: ChainPlan) -> ChainProgram:
+    def add(table: str, name: str, builtin: bool, names: tuple[str, ...], chain: ChainPlan,
+            ids: Mapping[str, int]) -> ChainProgram:
         nonlocal next_slot
         segments = split_segments(chain.blocks)
         slots = tuple(range(next_slot, next_slot + len(segments)))
         next_slot += len(segments)
-        program = ChainProgram(len(programs) + 1, table, name, builtin, members, chain,
+        program = ChainProgram(len(programs) + 1, table, name, builtin, names, chain,
                                segments, slots)
         programs.append(program)
-        for member, chain_name in enumerate(members):
-            program_of[(table, chain_name)] = (program.index, member)
+        for chain_name in names:
+            program_of[(table, chain_name)] = (program.index, ids[chain_name])
         return program
 
     for table in PIPELINE_TABLES:
@@ -185,11 +207,11 @@ def layout(plan: Plan, report: ShapeReport) -> Layout:
             continue
         chains = plan.tables[table].chains
         for name in TABLE_BUILTINS[table]:
-            add(table, name, True, (name,), chains[name])
+            add(table, name, True, (name,), chains[name], {name: 0})
         for family in report.families:
             if family.table == table:
-                add(table, family.pattern, False, family.members,
-                    chains[family.members[0]])
+                add(table, family.pattern, False, family.members, chains[family.members[0]],
+                    members.assign((table, family.signature_hash), family.members))
     unknown = set(plan.tables) - set(PIPELINE_TABLES)
     if unknown:
         raise UnsupportedRule(f"table {sorted(unknown)[0]} is not enforced by the datapath yet")
@@ -804,9 +826,10 @@ def _capacity(count: int) -> int:
     return size
 
 
-def generate(plan: Plan, report: ShapeReport) -> GeneratedDatapath:
+def generate(plan: Plan, report: ShapeReport,
+             members: MemberIds | None = None) -> GeneratedDatapath:
     """The datapath for ``plan``: raises UnsupportedRule for what it cannot enforce."""
-    plan_layout = layout(plan, report)
+    plan_layout = layout(plan, report, members)
     maps: list[str] = []
     bodies: list[str] = []
     for program in plan_layout.programs:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpf import structs
-from bpf.codegen import GeneratedDatapath, generate
+from bpf.codegen import GeneratedDatapath, MemberIds, generate
 from bpf.csource import INCLUDE_DIR, inline_includes
 from bpf.loader import (
     Datapath,
@@ -28,7 +28,8 @@ from bpf.loader import (
     open_datapath,
     retire_generations,
 )
-from bpf.ruledata import DatapathData, Environment, MapEntries, datapath_data
+from bpf.ruledata import DataWriter, Environment, MapEntries, MapOp, entries_of, full_data
+from translator.diff import Changes, PlanDiffer
 from translator.plan import Plan
 from translator.shape import ShapeReport
 
@@ -65,9 +66,15 @@ class Enforcer:
         self.netns = netns
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
-        self.data: MapEntries = {}
-        self.slots: DatapathData | None = None
+        self.members = MemberIds()
+        self.differ = PlanDiffer()
+        self.writer: DataWriter | None = None
+        self.plan: Plan | None = None
+        self.report: ShapeReport | None = None
+        self.host: MapEntries = {}
+        self.data: MapEntries = {}  # what an adopted generation's maps held, read back
         self.compiles = 0
+        self.last_writes = 0  # map operations of the last apply (rule data; not host entries)
 
     # --- what the namespace looks like -----------------------------------------------------
 
@@ -86,19 +93,33 @@ class Enforcer:
     # --- applying a Plan -------------------------------------------------------------------
 
     def apply(self, plan: Plan, report: ShapeReport, env: Environment,
-              interfaces: list[Interface], local: Iterable[int]) -> bool:
-        """Make the datapath run ``plan``; True when it had to compile."""
-        generated = generate(plan, report)
-        found = datapath_data(plan, generated, env)
-        data = {**found.entries, **self.host_entries(interfaces, local)}
+              interfaces: list[Interface], local: Iterable[int],
+              changes: Changes | None = None) -> bool:
+        """Make the datapath run ``plan``; True when it had to compile. With the same Shape
+        only the Plan diff's entries are written, in its order (``changes``: the chains the
+        compiler says changed, Compiler.last_changes)."""
+        generated = generate(plan, report, self.members)
+        host = self.host_entries(interfaces, local)
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
         label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
         if self.datapath is None:
             self._adopt(label)
         if self.datapath is not None and self.datapath.generation.label == label:
-            self._write(self.datapath.maps, data, self.data)
-            self.data, self.slots = data, found
+            maps = self.datapath.maps
+            if (self.writer is not None and self.plan is not None and self.report is not None
+                    and self.writer.env == env):
+                diff = self.differ.diff(self.plan, self.report, plan, report, changes)
+                self.writer.layout = generated.layout
+                ops = self.writer.operations(diff.operations, plan)
+                self.last_writes = len(ops)
+                self._apply_ops(maps, ops)
+                self._write(maps, host, self.host)
+            else:  # adopted after a restart, or the interfaces changed: everything again
+                self.writer, ops = full_data(plan, report, generated, env)
+                self._write(maps, {**entries_of(ops), **host}, self.data)
+            self.plan, self.report, self.host, self.data = plan, report, host, {}
             return False
+        writer, ops = full_data(plan, report, generated, env)
         functions = {name: ProgKind.TC for name in ENTRY_PROGRAMS}
         if generated.xdp:
             functions[XDP_PROGRAM] = ProgKind.XDP
@@ -106,7 +127,9 @@ class Enforcer:
             datapath_source(generated), self.pin_dir, functions=functions,
             tail_calls={"progs": list(generated.tail_calls)}, label=label)
         self.compiles += 1
-        self._write(datapath.maps, data, {})
+        self.last_writes = len(ops)
+        self._apply_ops(datapath.maps, ops)
+        self._write(datapath.maps, host, {})
         with TcHooks(self.netns) as hooks:
             xdp_before = hooks.xdp_attached()
             for interface in interfaces:
@@ -122,8 +145,20 @@ class Enforcer:
         retire_generations(self.pin_dir, datapath.generation, live)
         if self.datapath is not None:
             self.datapath.close()
-        self.datapath, self.data, self.slots = datapath, data, found
+        self.datapath, self.writer = datapath, writer
+        self.plan, self.report, self.host, self.data = plan, report, host, {}
         return True
+
+    @staticmethod
+    def _apply_ops(maps: Mapping[str, object], ops: list[MapOp]) -> None:
+        for name, key, value in ops:
+            target = maps[name]
+            if value is not None:
+                target.update(key, value)  # type: ignore[attr-defined]
+            elif name in ARRAYS:
+                target.update(key, bytes(4))  # type: ignore[attr-defined]
+            else:
+                target.delete(key)  # type: ignore[attr-defined]
 
     def _adopt(self, label: str) -> None:
         """A restarted agent: the generation the interfaces run is taken over as it is when
@@ -171,12 +206,9 @@ class Enforcer:
     def counters(self) -> dict[tuple[str, str, int | None], tuple[int, int]]:
         """(packets, bytes) per rule (table, chain, rule number) and per built-in chain's
         policy (rule number None), summed over the CPUs: what -L -v and -c show."""
-        assert self.datapath is not None and self.slots is not None
         table = self.datapath.maps["ctr"]
         found: dict[tuple[str, str, int | None], tuple[int, int]] = {}
-        owners: list[tuple[tuple[str, str, int | None], int]] = [
-            *self.slots.rule_slots.items(),
-            *(((t, c, None), slot) for (t, c), slot in self.slots.policy_slots.items())]
+        owners: list[tuple[tuple[str, str, int | None], int]] = self._owners()
         for owner, slot in owners:
             per_cpu = table.lookup(bytes(structs.u32(slot))) or []
             values = [structs.rule_ctr.from_buffer_copy(raw) for raw in per_cpu]
@@ -185,11 +217,17 @@ class Enforcer:
 
     def zero_counters(self) -> None:
         """-Z: every rule's and policy's counter back to zero."""
-        assert self.datapath is not None and self.slots is not None
         table = self.datapath.maps["ctr"]
         zero = bytes(structs.rule_ctr())
-        for slot in [*self.slots.rule_slots.values(), *self.slots.policy_slots.values()]:
+        for _, slot in self._owners():
             table.update(bytes(structs.u32(slot)), zero)
+
+    def _owners(self) -> list[tuple[tuple[str, str, int | None], int]]:
+        """(rule or policy, counter slot) of the running Plan."""
+        assert self.datapath is not None and self.writer is not None and self.plan is not None
+        return [*self.writer.rule_slots(self.plan).items(),
+                *(((table, chain, None), slot)
+                  for (table, chain), slot in self.writer.policy_slots().items())]
 
     def program_ids(self) -> dict[tuple[str, str], int]:
         """(interface, INGRESS/EGRESS/XDP) -> the id of the program attached there."""

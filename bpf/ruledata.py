@@ -9,10 +9,10 @@ policies in ``policy``. A rule's slot is also its counter's index.
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from bpf import structs
@@ -28,16 +28,20 @@ from iptparse.extensions.conntrack import CTSTATE_NAMES
 from iptparse.extensions.icmp import ANY_TYPE
 from iptparse.extensions.reject import TCP_RESET
 from iptparse.model import Rule
+from translator.cache import IdentityCache
+from translator.diff import MapDelete, MapWrite, PlanDiffer
 from translator.model.node import REJECT_ICMP_CODES
 from translator.plan import (
     PROBABILITY_ONE,
-    AffinityBlock,
+    ChainPlan,
     KeyValue,
     LookupBlock,
     Plan,
     RuleBlock,
     SelectBlock,
+    block_members,
 )
+from translator.shape import ShapeReport, analyze
 
 NO_IFINDEX = 0xFFFFFFFF  # an interface that does not exist: never equal to a packet's
 UINT32_MAX = 0xFFFFFFFF
@@ -234,92 +238,197 @@ def _key_bytes(block: LookupBlock, member: int, key: tuple[KeyValue, ...]) -> by
     return bytes(packed)
 
 
-def _pack(value: ctypes.Structure) -> bytes:
-    return bytes(value)
-
-
 RuleId = tuple[str, str, int]  # (table, chain, rule number)
+MapOp = tuple[str, bytes, bytes | None]  # map, key, value (None: delete)
 
 
-@dataclass(slots=True)
-class _Builder:
-    plan_layout: Layout
-    env: Environment
-    maps: MapEntries
-    slots: dict[RuleId, int] = field(default_factory=dict)
-
-    def slot_value(self, rule: Rule, table: str, chain: str,
-                   number: int) -> tuple[int, structs.rule_val]:
-        slot = len(self.slots)
-        self.slots[(table, chain, number)] = slot
-        return slot, rule_value(rule, table, self.plan_layout, self.env, slot)
-
-    def put(self, name: str, key: ctypes.Structure | bytes, value: ctypes.Structure) -> None:
-        self.maps.setdefault(name, {})[bytes(key)] = bytes(value)
+def repeats(chain: ChainPlan) -> dict[int, int]:
+    """Rule number -> how many times its rule object came before it in the chain (only the
+    repeated ones)."""
+    seen: dict[int, int] = {}
+    found: dict[int, int] = {}
+    for block in chain.blocks:
+        for number, rule in block_members(block):
+            count = seen.get(id(rule), 0)
+            if count:
+                found[number] = count
+            seen[id(rule)] = count + 1
+    return found
 
 
-@dataclass(frozen=True, slots=True)
-class DatapathData:
-    """Every map entry (map name -> key -> value), and each rule's counter slot; a built-in
-    chain's policy counts in slot ``policy_slots[(table, chain)]``."""
+class DataWriter:
+    """The Plan diff's operations (translator/diff.py) as map writes, in the diff's order.
 
-    entries: MapEntries
-    rule_slots: Mapping[RuleId, int]
-    policy_slots: Mapping[tuple[str, str], int]
+    Each rule gets a slot (its rule_val in ``rdata`` and its counters) for as long as an entry
+    holds it, so an unchanged rule keeps its slot and counters. A rule is known by its value
+    in its chain, as the Plan diff knows it, and by how many times the same rule object came
+    before it in the chain (the restore parser hands back one object for identical lines, so
+    identical rules keep their own counters). What each abstract entry wrote is remembered, so
+    its removal deletes exactly that."""
 
+    def __init__(self, plan_layout: Layout, env: Environment, capacity: int) -> None:
+        self.layout = plan_layout
+        self.env = env
+        self.capacity = capacity
+        # (table, chain, rule, repeat) -> slot
+        self._slots: dict[tuple[str, str, Rule, int], int] = {}
+        # slot -> (its key in _slots, entries holding it, whether its rule_val is in rdata)
+        self._held: dict[int, tuple[tuple[str, str, Rule, int], int, bool]] = {}
+        self._repeats: IdentityCache[ChainPlan, dict[int, int]] = IdentityCache(repeats)
+        self._free: list[int] = []
+        self._written: dict[tuple[Any, ...], tuple[list[tuple[str, bytes]], list[int]]] = {}
 
-def datapath_data(plan: Plan, generated: GeneratedDatapath, env: Environment) -> DatapathData:
-    """Every map entry of the Plan for ``generated``'s programs."""
-    builder = _Builder(generated.layout, env, {})
-    rule_slots = int(generated.defines["RULE_SLOTS"])
-    for program in generated.layout.programs:
-        table = program.table
-        chains = plan.tables[table].chains
-        if program.builtin:
-            verdict = structs.u32(ACT[chains[program.name].policy])
-            builder.put("policy", structs.u32(program.index), verdict)
-        for member, name in enumerate(program.members):
-            for index, block in enumerate(chains[name].blocks):
-                _block_data(builder, program.index, index, member, table, name, block,
-                            lookup_map_name(program, index))
-    policies = {(program.table, program.name): rule_slots + program.index
-                for program in generated.layout.programs if program.builtin}
-    return DatapathData(builder.maps, builder.slots, policies)
+    # --- slots -------------------------------------------------------------------------------
 
+    def slot(self, table: str, chain: str, rule: Rule, repeat: int = 0) -> int | None:
+        return self._slots.get((table, chain, rule, repeat))
 
-def _block_data(builder: _Builder, prog: int, index: int, member: int, table: str, chain: str,
-                block: Any, lookup_name: str) -> None:
-    head_key = structs.rblk_key(prog, index, member)
-    if isinstance(block, RuleBlock):
-        builder.put("rblk", head_key,
-                    builder.slot_value(block.rule, table, chain, block.rules[0])[1])
-    elif isinstance(block, LookupBlock):
-        slots: dict[int, int] = {}
-        for number, rule in sorted({n: r for found in block.entries.values()
-                                    for n, r in found}.items()):
-            slot, value = builder.slot_value(rule, table, chain, number)
-            slots[number] = slot
-            builder.put("rdata", structs.u32(slot), value)
-        for key, found in block.entries.items():
+    def _acquire(self, table: str, chain: str, rule: Rule, ops: list[MapOp],
+                 data: bool = True, repeat: int = 0) -> int:
+        """The rule's slot (a new one the first time), held once more; ``data``: its
+        rule_val goes to rdata (LOOKUP, SELECT and AFFINITY rules; a RULE block holds its
+        own)."""
+        key = (table, chain, rule, repeat)
+        slot = self._slots.get(key)
+        if slot is None:
+            if self._free:
+                slot = self._free.pop()
+            else:
+                slot = len(self._held)
+                if slot >= self.capacity:
+                    raise UnsupportedRule(f"more than {self.capacity} rules: recompile")
+            self._slots[key] = slot
+            self._held[slot] = (key, 0, data)
+            if data:
+                ops.append(("rdata", bytes(structs.u32(slot)),
+                            bytes(rule_value(rule, table, self.layout, self.env, slot))))
+        held_key, count, in_data = self._held[slot]
+        self._held[slot] = (held_key, count + 1, in_data)
+        return slot
+
+    def _release(self, table: str, chain: str, slots: list[int], ops: list[MapOp]) -> None:
+        for slot in slots:
+            key, count, in_data = self._held[slot]
+            if count > 1:
+                self._held[slot] = (key, count - 1, in_data)
+                continue
+            del self._held[slot]
+            self._slots.pop(key, None)
+            self._free.append(slot)
+            if in_data:
+                ops.append(("rdata", bytes(structs.u32(slot)), None))
+
+    # --- operations ----------------------------------------------------------------------------
+
+    def operations(self, diff: Iterable[MapWrite | MapDelete], plan: Plan) -> list[MapOp]:
+        """Map writes for the diff's operations, in order; ``plan`` is the Plan written."""
+        ops: list[MapOp] = []
+        for op in diff:
+            key = op.key
+            table, chain = key[1], (key[3] if key[0] == "member" else key[2])
+            before = self._written.pop(key, ([], []))
+            if isinstance(op, MapWrite):
+                written = self._write(key, table, chain, plan, ops)
+                if written[0] or written[1]:
+                    self._written[key] = written
+                ops += [(name, map_key, None) for name, map_key in before[0]
+                        if (name, map_key) not in set(written[0])]
+            else:
+                ops += [(name, map_key, None) for name, map_key in before[0]]
+            self._release(table, chain, before[1], ops)
+        return ops
+
+    def _write(self, key: tuple[Any, ...], table: str, chain: str, plan: Plan,
+               ops: list[MapOp]) -> tuple[list[tuple[str, bytes]], list[int]]:
+        """One abstract entry's map entries: their (map, key) and the slots they hold."""
+        program = self.layout.program(table, chain)
+        member = self.layout.program_of[(table, chain)][1]
+        chain_plan = plan.tables[table].chains[chain]
+        written: list[tuple[str, bytes]] = []
+        held: list[int] = []
+
+        def put(name: str, map_key: bytes, value: bytes) -> None:
+            ops.append((name, map_key, value))
+            written.append((name, map_key))
+
+        if key[-1] == "policy":
+            put("policy", bytes(structs.u32(program.index)),
+                bytes(structs.u32(ACT[chain_plan.policy])))
+            return written, held
+        if key[-1] == "present":
+            return written, held
+        index = key[4] if key[0] == "member" else key[3]
+        block = chain_plan.blocks[index]
+        repeated = self._repeats(chain_plan)
+        head = bytes(structs.rblk_key(program.index, index, member))
+        if isinstance(block, RuleBlock):
+            slot = self._acquire(table, chain, block.rule, ops, data=False,
+                                 repeat=repeated.get(block.rules[0], 0))
+            held.append(slot)
+            put("rblk", head, bytes(rule_value(block.rule, table, self.layout, self.env, slot)))
+        elif isinstance(block, LookupBlock):
+            found = block.entries[key[-1]]
             entry = structs.lk_val()
             entry.count = len(found)
-            for position, (number, _) in enumerate(found):
-                entry.cand[position].slot = slots[number]
+            for position, (number, rule) in enumerate(found):
+                slot = self._acquire(table, chain, rule, ops, repeat=repeated.get(number, 0))
+                held.append(slot)
+                entry.cand[position].slot = slot
                 entry.cand[position].variant = block.variant_of[number]
-            builder.put(lookup_name, _key_bytes(block, member, key), entry)
-    else:
-        members = block.members
-        cuts = (alias_table(block.probabilities) if isinstance(block, SelectBlock)
-                else [(0, position) for position in range(len(members))])
-        builder.put("selh", head_key, structs.sel_head(len(members), len(cuts)))
-        for position, (cut, alias) in enumerate(cuts):
-            one = structs.sel_member(cut, alias)
-            if position < len(members):
-                number, rule = members[position]
-                slot, value = builder.slot_value(rule, table, chain, number)
-                builder.put("rdata", structs.u32(slot), value)
-                one.slot = slot
-                if isinstance(block, SelectBlock):  # (r & 0x7fffffff) < 2**31 always holds
-                    one.probability = block.probabilities[position]
-            builder.put("selm", structs.sel_key(prog, index, member, position), one)
-    assert isinstance(block, RuleBlock | LookupBlock | SelectBlock | AffinityBlock)
+            put(lookup_map_name(program, index), _key_bytes(block, member, key[-1]),
+                bytes(entry))
+        else:
+            members = block.members
+            cuts = (alias_table(block.probabilities) if isinstance(block, SelectBlock)
+                    else [(0, position) for position in range(len(members))])
+            for position, (cut, alias) in enumerate(cuts):
+                one = structs.sel_member(cut, alias)
+                if position < len(members):
+                    number, rule = members[position]
+                    one.slot = self._acquire(table, chain, rule, ops,
+                                             repeat=repeated.get(number, 0))
+                    held.append(one.slot)
+                    if isinstance(block, SelectBlock):  # (r & 0x7fffffff) < 2**31 always holds
+                        one.probability = block.probabilities[position]
+                put("selm", bytes(structs.sel_key(program.index, index, member, position)),
+                    bytes(one))
+            put("selh", head, bytes(structs.sel_head(len(members), len(cuts))))
+        return written, held
+
+    # --- counters ----------------------------------------------------------------------------
+
+    def rule_slots(self, plan: Plan) -> dict[RuleId, int]:
+        """Each rule's counter slot (table, chain, rule number)."""
+        found: dict[RuleId, int] = {}
+        for table in plan.tables.values():
+            for name, chain in table.chains.items():
+                repeated = self._repeats(chain)
+                for block in chain.blocks:
+                    for number, rule in block_members(block):
+                        slot = self.slot(table.name, name, rule, repeated.get(number, 0))
+                        if slot is not None:
+                            found[(table.name, name, number)] = slot
+        return found
+
+    def policy_slots(self) -> dict[tuple[str, str], int]:
+        return {(program.table, program.name): self.capacity + program.index
+                for program in self.layout.programs if program.builtin}
+
+
+def full_data(plan: Plan, report: ShapeReport, generated: GeneratedDatapath,
+              env: Environment) -> tuple[DataWriter, list[MapOp]]:
+    """Every entry of ``plan`` for ``generated``'s programs (a new generation's maps): the
+    diff from an empty Plan, written by a new DataWriter."""
+    writer = DataWriter(generated.layout, env, int(generated.defines["RULE_SLOTS"]))
+    empty = Plan(MappingProxyType({}))
+    diff = PlanDiffer().diff(empty, analyze(empty), plan, report)
+    return writer, writer.operations(diff.operations, plan)
+
+
+def entries_of(ops: Iterable[MapOp]) -> MapEntries:
+    """Map writes (no deletes) as map name -> key -> value."""
+    entries: MapEntries = {}
+    for name, key, value in ops:
+        if value is not None:
+            entries.setdefault(name, {})[key] = value
+    return entries

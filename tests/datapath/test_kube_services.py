@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.kube_gen import ClusterShape, partial_sync_text, restore_text, service_name
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from tests.datapath.test_conversations_vs_model import NodeDatapath
@@ -27,6 +28,8 @@ from tests.netns.services import (
     probe_every_service,
 )
 from tests.netns.topology import Topology
+from translator.compile import Compiler
+from translator.shape import ShapeAnalyzer
 
 pytestmark = [pytest.mark.netns, pytest.mark.bpf]
 
@@ -79,3 +82,26 @@ def test_data_only_syncs_keep_the_programs(topology: tuple[Topology, NodeDatapat
         ids.append(datapath.enforcer.program_ids())
     assert ids[0] == ids[1] == ids[2]
     assert ids[3] != ids[2]
+
+
+def test_one_more_service_is_a_few_map_writes(topology: tuple[Topology, NodeDatapath]) -> None:
+    """kube-proxy adds a service to 300 with a partial --noflush restore: the Plan diff's
+    entries are all that is written (its endpoints' chains, its KUBE-SERVICES entry), not the
+    rule set; nothing is compiled."""
+    _, datapath = topology
+    restorer, compiler, analyzer = Restorer(), Compiler(), ShapeAnalyzer()
+    ruleset = restorer.restore(restore_text(ClusterShape(300, 3), jumps=True), Ruleset(),
+                               RestoreOptions())
+    enforcer = datapath.enforcer
+    local = [i.address for i in datapath.interfaces if i.address is not None]
+    plan = compiler.compile(ruleset)
+    enforcer.apply(plan, analyzer.analyze(plan), datapath.env, datapath.interfaces, local)
+    full, compiles = enforcer.last_writes, enforcer.compiles
+    ruleset = restorer.restore(partial_sync_text(ClusterShape(301, 3), {service_name(300)}),
+                               ruleset, RestoreOptions(noflush=True, counters=True))
+    plan = compiler.compile(ruleset)
+    enforcer.apply(plan, analyzer.analyze(plan), datapath.env, datapath.interfaces, local,
+                   compiler.last_changes)
+    assert enforcer.compiles == compiles
+    print(f"full load {full} map writes, one more service {enforcer.last_writes}")
+    assert 0 < enforcer.last_writes <= 30 < full

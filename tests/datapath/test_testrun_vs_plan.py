@@ -30,7 +30,7 @@ from bpf.bpffs import ensure_bpffs, remove_tree
 from bpf.codegen import generate
 from bpf.enforcer import ENTRY_PROGRAMS, Enforcer, Interface, datapath_source
 from bpf.loader import ProgKind, compile_datapath
-from bpf.ruledata import Environment, datapath_data
+from bpf.ruledata import Environment, entries_of, full_data
 from bpf.testrun import run_program
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
@@ -125,8 +125,9 @@ class NodeNamespace:
                 tail_calls={"progs": list(generated.tail_calls)}, label=report.shape_hash)
             self.label = label
             self.written: dict[str, dict[bytes, bytes]] = {}
-        data = datapath_data(plan, generated, Environment({i.name: i.index for i in interfaces}))
-        entries = {**data.entries, **Enforcer(pin_dir=self.pins).host_entries(
+        _, ops = full_data(plan, report, generated,
+                           Environment({i.name: i.index for i in interfaces}))
+        entries = {**entries_of(ops), **Enforcer(pin_dir=self.pins).host_entries(
             interfaces, [i.address for i in interfaces if i.address is not None])}
         Enforcer._write(self.datapath.maps, entries, self.written)
         self.written = entries
