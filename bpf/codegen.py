@@ -786,7 +786,7 @@ def pipeline_c(plan_layout: Layout) -> list[str]:
             out("return drop_packet(st, DROP_NAT_NO_TUPLE);", 2)
             out("if (!egress && st->pkt.out_ifindex)")
             out("return forward_packet(skb, st);", 2)
-            out("return TC_ACT_OK;")
+            out("return egress ? reroute_output(skb, st) : TC_ACT_OK;")
         if then is not None:
             out(f"goto {_label(then)};")
     out("}", 0)

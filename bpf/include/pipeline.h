@@ -81,6 +81,47 @@ static __always_inline int forward_packet(struct __sk_buff *skb, struct pkt_stat
 	return bpf_redirect(st->pkt.out_ifindex, 0);
 }
 
+/* A packet this host sends whose destination nat OUTPUT changed (the original direction of a
+ * DNATed connection) is routed again, as ip_route_me_harder does: out of the interface the FIB
+ * now names, to its next hop. (To a local address it stays as the kernel routed it.) */
+/* skb->tc_index of a packet reroute_output sent to another interface: that interface's tc
+ * egress lets it go (its hooks ran). tc_index serves the dsmark qdisc only. */
+#define BPFT_REROUTED 0xbf7
+#define LOOPBACK_IFINDEX 1 /* lo is the first device of every network namespace */
+
+static __always_inline int reroute_output(struct __sk_buff *skb, struct pkt_state *st)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	if ((st->ct.flags & CTI_REPLY) || !(st->ct.state & CT_STATE_DNAT))
+		return TC_ACT_OK;
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_src = st->pkt.saddr;
+	fib.ipv4_dst = st->pkt.daddr;
+	fib.tos = st->pkt.tos;
+	fib.l4_protocol = st->pkt.protocol;
+	fib.tot_len = st->pkt.tot_len;
+	/* an output lookup would be bound to this interface (flowi4_oif): ask as if the packet
+	 * came in by the loopback device, whatever interface it would leave by */
+	fib.ifindex = LOOPBACK_IFINDEX;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		if (fib.ifindex != skb->ifindex)
+			skb->tc_index = BPFT_REROUTED;
+		return redirect_neigh4(fib.ifindex, NULL, 0, 0);
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return TC_ACT_OK;
+	if (bpf_skb_store_bytes(skb, 0, fib.dmac, 6, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 6, fib.smac, 6, 0) < 0)
+		return drop_packet(st, DROP_REWRITE);
+	if (fib.ifindex == skb->ifindex)
+		return TC_ACT_OK;
+	skb->tc_index = BPFT_REROUTED;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 /* raw PREROUTING ran at XDP (BPFT_XDP_RAW): what it let through carries this in front of the
  * packet (XDP metadata), so tc goes on after that table. */
 #define BPFT_META_SEEN 0x62707466 /* "bptf" */
@@ -163,6 +204,10 @@ int tc_egress(struct __sk_buff *skb)
 {
 	if (skb->ingress_ifindex)
 		return TC_ACT_OK;
+	if (skb->tc_index == BPFT_REROUTED) {
+		skb->tc_index = 0;
+		return TC_ACT_OK;
+	}
 	struct pkt_state *st = pkt_state_get();
 	if (!st)
 		return TC_ACT_SHOT;

@@ -12,6 +12,7 @@ and policy's packet counter. Different Shapes recompile; the same Shape only rew
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pyroute2.netns import create_socket
 
 from bpf.bpffs import ensure_bpffs, remove_tree
 from bpf.enforcer import Enforcer, Interface, ipv4_of
@@ -41,7 +43,7 @@ from tests.netns.topology import (
 )
 from translator.compile import compile_ruleset
 from translator.model.node import Node
-from translator.model.packet import IPPROTO_TCP, IPPROTO_UDP, Packet
+from translator.model.packet import IPPROTO_TCP, IPPROTO_UDP, Host, Packet
 from translator.shape import analyze
 
 pytestmark = [pytest.mark.netns, pytest.mark.bpf]
@@ -230,3 +232,35 @@ def test_raw_prerouting_runs_at_xdp(topology: tuple[Topology, NodeDatapath]) -> 
         at_server.close()
     assert kernel_test.not_output(datapath.packet_counters()) == kernel_test.not_output(
         model.counters)
+
+
+def test_output_dnat_is_routed_again(topology: tuple[Topology, NodeDatapath]) -> None:
+    """The node itself sends to an address routed towards the client; nat OUTPUT DNATs it to
+    the server: it leaves towards the server (ip_route_me_harder), once."""
+    topo, datapath = topology
+    ruleset = datapath.load("*nat\n-A OUTPUT -d 198.18.6.6 -p udp --dport 53 -j DNAT "
+                            "--to-destination 198.18.1.2:5353\nCOMMIT\n")
+    host = node_host("198.18.5.0/24")
+    model = Node(ruleset, Host(host.interfaces, (*host.routes, (ipv4_of("198.18.6.0"), 24,
+                                                                "n0"))))
+    expected = model.send(Packet(ipv4_of(NODE_CLIENT_SIDE), ipv4_of("198.18.6.6"), IPPROTO_UDP,
+                                 40000, 53))
+    assert expected.out_iface == "n1"
+    subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.6.0/24", "via",
+                    CLIENT_ADDR], check=True)
+    at_server = topo.capture(topo.server, "s0")
+    at_client = topo.capture(topo.client, "c0")
+    sender = create_socket(topo.node, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sender.sendto(b"query", ("198.18.6.6", 53))
+        arrived = [parsed(raw) for raw in received(at_server, DROP_WAIT)]
+        assert [(p.src, p.dst, p.dport) for p in arrived] == [
+            (expected.packet.src, expected.packet.dst, expected.packet.dport)]
+        assert [p for p in map(parsed, received(at_client, 0.02)) if p.dport == 53] == []
+        counts = datapath.packet_counters()
+        assert counts[("nat", "OUTPUT", 1)] == 1
+    finally:
+        sender.close()
+        at_server.close()
+        at_client.close()
+        subprocess.run(["ip", "-n", topo.node, "route", "del", "198.18.6.0/24"], check=False)
