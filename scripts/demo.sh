@@ -13,7 +13,7 @@ cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "== 1. A kube-proxy full sync for 20 services, 3 endpoints each (bench/kube_gen.py)"
-$PY -m bench.kube_gen --services 20 --endpoints 3 > "$work/rules"
+$PY -m bench.kube_gen --services 20 --endpoints 3 --jumps > "$work/rules"
 echo "   $(wc -l < "$work/rules") lines; first service:"
 grep -m 4 -- "-A KUBE-SVC-" "$work/rules" | sed 's/^/     /'
 
