@@ -1,9 +1,10 @@
 """Plans into the kernel: compile a Plan's Shape when it is new, write its Data, attach.
 
 :class:`Enforcer` owns one network namespace's datapath. ``apply`` compiles only when the
-Shape hash differs from the running generation's (then the new programs get every entry before
-they replace the old ones on the interfaces, atomically per hook); otherwise it writes the
-entries that changed (new first, removals last) and the attached programs stay as they are.
+Shape (or the map sizes it needs) differs from the running generation's: then the new programs
+get every entry before they replace the old ones on the interfaces, atomically per hook.
+Otherwise it writes the Plan diff's entries in the diff's order (translator/diff.py,
+bpf/ruledata.DataWriter) and the attached programs stay as they are.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class Enforcer:
             datapath_source(generated), self.pin_dir, functions=functions,
             tail_calls={"progs": list(generated.tail_calls)}, label=label)
         self.compiles += 1
+        log.info("compiled %s: %d programs, %d map writes", label,
+                 len(generated.tail_calls), len(ops))
         self.last_writes = len(ops)
         self._apply_ops(datapath.maps, ops)
         self._write(datapath.maps, host, {})
