@@ -22,6 +22,20 @@ static __always_inline int snat_null4(struct __sk_buff *skb, struct pkt_state *s
 	return nat_rewrite4(skb, st, &to);
 }
 
+/* The FIB's answer for the packet as if it came in by `ifindex` (an ingress lookup). */
+static __always_inline int fib_lookup4(struct __sk_buff *skb, struct pkt_state *st,
+				       struct bpf_fib_lookup *fib, __u32 ifindex)
+{
+	fib->family = 2; /* AF_INET */
+	fib->ipv4_src = st->pkt.saddr;
+	fib->ipv4_dst = st->pkt.daddr;
+	fib->tos = st->pkt.tos;
+	fib->l4_protocol = st->pkt.protocol;
+	fib->tot_len = st->pkt.tot_len;
+	fib->ifindex = ifindex;
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+}
+
 /* Routing after PREROUTING: 1 for a packet to this host (INPUT), 0 to forward (FORWARD and
  * POSTROUTING; out_ifindex is the FIB's egress interface, the next hop's MACs are kept for
  * forward_packet), -1 to leave to the kernel (TTL running out, no route, MTU): it answers or
@@ -34,14 +48,7 @@ static __always_inline int route_local(struct __sk_buff *skb, struct pkt_state *
 
 	if (m_local(st->pkt.daddr))
 		return 1;
-	fib.family = 2; /* AF_INET */
-	fib.ipv4_src = st->pkt.saddr;
-	fib.ipv4_dst = st->pkt.daddr;
-	fib.tos = st->pkt.tos;
-	fib.l4_protocol = st->pkt.protocol;
-	fib.tot_len = st->pkt.tot_len;
-	fib.ifindex = st->pkt.in_ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = fib_lookup4(skb, st, &fib, st->pkt.in_ifindex);
 	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return 1;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
@@ -96,16 +103,9 @@ static __always_inline int reroute_output(struct __sk_buff *skb, struct pkt_stat
 
 	if ((st->ct.flags & CTI_REPLY) || !(st->ct.state & CT_STATE_DNAT))
 		return TC_ACT_OK;
-	fib.family = 2; /* AF_INET */
-	fib.ipv4_src = st->pkt.saddr;
-	fib.ipv4_dst = st->pkt.daddr;
-	fib.tos = st->pkt.tos;
-	fib.l4_protocol = st->pkt.protocol;
-	fib.tot_len = st->pkt.tot_len;
 	/* an output lookup would be bound to this interface (flowi4_oif): ask as if the packet
 	 * came in by the loopback device, whatever interface it would leave by */
-	fib.ifindex = LOOPBACK_IFINDEX;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = fib_lookup4(skb, st, &fib, LOOPBACK_IFINDEX);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		if (fib.ifindex != skb->ifindex)
 			skb->tc_index = BPFT_REROUTED;
