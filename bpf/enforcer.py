@@ -53,6 +53,27 @@ def datapath_source(generated: GeneratedDatapath) -> str:
     return head + PERSISTENT + inline_includes(generated.source, INCLUDE_DIR)
 
 
+Flow = tuple[int, int, int, int, int]  # protocol, source, destination, source/dest ports
+
+
+def _flow(flow: structs.flow4) -> Flow:
+    return (flow.proto, structs.from_be32(flow.saddr), structs.from_be32(flow.daddr),
+            flow.sport, flow.dport)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One tracked connection: its original and reply tuples (protocol, source, destination,
+    source port, destination port; addresses as the model's integers), its TCP state (enum
+    ct_tcp_state), its status bits and its mark."""
+
+    original: Flow
+    reply: Flow
+    tcp_state: int
+    status: frozenset[str]
+    mark: int
+
+
 @dataclass(frozen=True, slots=True)
 class Interface:
     name: str
@@ -216,6 +237,23 @@ class Enforcer:
             per_cpu = table.lookup(bytes(structs.u32(slot))) or []
             values = [structs.rule_ctr.from_buffer_copy(raw) for raw in per_cpu]
             found[owner] = (sum(v.packets for v in values), sum(v.bytes for v in values))
+        return found
+
+    def connections(self) -> list[Connection]:
+        """The connection table (one item per connection, its reply references left out)."""
+        assert self.datapath is not None
+        found = []
+        for key, value in self.datapath.maps["ct_map"].items():
+            entry = structs.ct_entry.from_buffer_copy(value)  # type: ignore[arg-type]
+            if entry.flags & structs.CT_F_REPLY_REF:
+                continue
+            found.append(Connection(_flow(structs.flow4.from_buffer_copy(key)),
+                                    _flow(entry.other), entry.tcp_state,
+                                    frozenset(name for name, bit in (
+                                        ("SEEN_REPLY", structs.CT_F_SEEN_REPLY),
+                                        ("SNAT", structs.CT_F_SNAT),
+                                        ("DNAT", structs.CT_F_DNAT)) if entry.flags & bit),
+                                    entry.mark))
         return found
 
     def zero_counters(self) -> None:

@@ -184,6 +184,10 @@ def test_restart_and_recompile_keep_connections(topology: tuple[Topology, NodeDa
 
     try:
         assert ports(old_flow) == [5353]
+        found = {(c.original, c.reply, c.status) for c in datapath.enforcer.connections()}
+        assert ((IPPROTO_UDP, ipv4_of(CLIENT_ADDR), ipv4_of(SERVICE), 41000, 53),
+                (IPPROTO_UDP, ipv4_of(SERVER_ADDR), ipv4_of(CLIENT_ADDR), 5353, 41000),
+                frozenset({"DNAT"})) in found
         ids = datapath.enforcer.program_ids()
         datapath.enforcer.close()
         datapath.enforcer = Enforcer(topo.node)
