@@ -115,17 +115,19 @@ class Family:
 @dataclass(frozen=True, slots=True)
 class ChainShape:
     """What the Shape needs of one compiled chain: its signature, the signature's digest and
-    the chains its blocks jump or go to."""
+    the chains its blocks jump or go to (all of them, and block by block)."""
 
     signature: tuple[Any, ...]
     digest: str
     jumps: frozenset[str]
+    block_jumps: tuple[frozenset[str], ...]
 
 
 def chain_shape(chain: ChainPlan) -> ChainShape:
     signature = chain_signature(chain)
-    jumps = frozenset().union(*(jump_targets(block) for block in chain.blocks))
-    return ChainShape(signature, _digest(signature), jumps)
+    block_jumps = tuple(frozenset(jump_targets(block)) for block in chain.blocks)
+    return ChainShape(signature, _digest(signature), frozenset().union(*block_jumps),
+                      block_jumps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +184,7 @@ class ShapeAnalyzer:
         family_of = {(family.table, member): family.signature_hash for family in family_list
                      for member in family.members}
         return ShapeReport(family_list, _digest(sorted(shape.items()))[:16], rule_blocks,
-                           max_blocks_per_packet(plan), MappingProxyType(family_of),
+                           max_blocks_per_packet(plan, shapes), MappingProxyType(family_of),
                            MappingProxyType(shapes))
 
 
@@ -201,20 +203,24 @@ def jump_targets(block: Block) -> set[str]:
             and rule.target.name not in STANDARD_TARGETS}
 
 
-def max_blocks_per_packet(plan: Plan) -> int:
+def max_blocks_per_packet(plan: Plan,
+                          shapes: Mapping[tuple[str, str], ChainShape] | None = None) -> int:
     """The most blocks one packet can execute in one hook's table: a chain's blocks plus, for
-    each block that jumps, the longest chain it may jump to (a goto included)."""
+    each block that jumps, the longest chain it may jump to (a goto included). ``shapes``:
+    the chains' ChainShape, when the caller has them (their jumps are then not recomputed)."""
     longest = 0
     for table in plan.tables.values():
         memo: dict[str, int] = {}
 
         def length(name: str, chains: Mapping[str, ChainPlan] = table.chains,
-                   memo: dict[str, int] = memo) -> int:
+                   memo: dict[str, int] = memo, table_name: str = table.name) -> int:
             if name not in memo:
                 chain = chains[name]
                 total = len(chain.blocks)
-                for block in chain.blocks:
-                    targets = [target for target in jump_targets(block) if target in chains]
+                block_jumps = (shapes[(table_name, name)].block_jumps if shapes is not None
+                               else tuple(jump_targets(block) for block in chain.blocks))
+                for jumps in block_jumps:
+                    targets = [target for target in jumps if target in chains]
                     if targets:
                         total += max(length(target) for target in targets)
                 memo[name] = total
