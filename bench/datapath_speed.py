@@ -51,30 +51,19 @@ def _median_ns(prog_fd: int, frames: list[bytes]) -> float:
 
 
 def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
-    from bpf.codegen import generate
-    from bpf.enforcer import ENTRY_PROGRAMS, Enforcer, Interface, datapath_source
-    from bpf.loader import ProgKind, compile_datapath
-    from bpf.ruledata import Environment, entries_of, full_data
+    from bpf.enforcer import Enforcer, Interface
+    from bpf.ruledata import Environment
 
     shape = ClusterShape(services, 5, node_ports=min(services, 500))
     ruleset = Restorer().restore(restore_text(shape, jumps=True), Ruleset(), RestoreOptions())
     plan = compile_ruleset(ruleset)
-    report = analyze(plan)
-    generated = generate(plan, report)
-    uplink = socket.if_nametoindex("v0")
-    data = entries_of(full_data(plan, report, generated, Environment({"v0": uplink}))[1])
-    data.update(Enforcer(pin_dir=pins).host_entries(
-        [Interface("v0", uplink, address(NODE_ADDRESS))], [address(NODE_ADDRESS)]))
-    datapath = compile_datapath(datapath_source(generated), pins,
-                                functions={name: ProgKind.TC for name in ENTRY_PROGRAMS},
-                                tail_calls={"progs": list(generated.tail_calls)},
-                                label=f"bench{services}")
+    uplink = Interface("v0", socket.if_nametoindex("v0"), address(NODE_ADDRESS))
+    enforcer = Enforcer(pin_dir=pins, attach=False)
+    enforcer.apply(plan, analyze(plan), Environment({"v0": uplink.index}), [uplink],
+                   [address(NODE_ADDRESS)])
     try:
-        for name, entries in data.items():
-            table = datapath.maps[name]
-            for key, value in entries.items():
-                table.update(key, value)
-        fd = datapath.programs["tc_ingress"].fd
+        assert enforcer.datapath is not None
+        fd = enforcer.datapath.programs["tc_ingress"].fd
         first = address(shape.cluster_base) + 1
         last = address(shape.cluster_base) + services
         result = {}
@@ -86,7 +75,7 @@ def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
             result[f"established_{label}"] = _median_ns(fd, [established] * runs)
         return result
     finally:
-        datapath.close()
+        enforcer.close()
 
 
 def empty_ns(runs: int) -> float:

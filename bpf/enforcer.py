@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpf import structs
-from bpf.codegen import GeneratedDatapath, MemberIds, generate
+from bpf.codegen import GeneratedDatapath, MemberIds, chain_sizes, generate
 from bpf.csource import INCLUDE_DIR, inline_includes
 from bpf.loader import (
     Datapath,
@@ -30,6 +30,7 @@ from bpf.loader import (
     retire_generations,
 )
 from bpf.ruledata import DataWriter, Environment, MapEntries, MapOp, entries_of, full_data
+from translator.cache import IdentityCache
 from translator.diff import Changes, PlanDiffer
 from translator.plan import Plan
 from translator.shape import ShapeReport
@@ -50,7 +51,7 @@ def datapath_source(generated: GeneratedDatapath) -> str:
     """The generated C as bcc must see it: limits first, the local headers pasted in (bcc
     rewrites map calls only in the text it compiles)."""
     head = "".join(f"#define {name} {value}\n" for name, value in generated.defines.items())
-    return head + PERSISTENT + inline_includes(generated.source, INCLUDE_DIR)
+    return head + PERSISTENT + inline_includes(generated.source(), INCLUDE_DIR)
 
 
 Flow = tuple[int, int, int, int, int]  # protocol, source, destination, source/dest ports
@@ -82,13 +83,18 @@ class Interface:
 
 
 class Enforcer:
-    """One namespace's datapath: ``netns`` None for this process's own (the agent)."""
+    """One namespace's datapath: ``netns`` None for this process's own (the agent).
+    ``attach``: put the programs on the interfaces (False: only load them and fill their maps,
+    for BPF_PROG_TEST_RUN)."""
 
-    def __init__(self, netns: str | None = None, pin_dir: Path | None = None) -> None:
+    def __init__(self, netns: str | None = None, pin_dir: Path | None = None,
+                 attach: bool = True) -> None:
         self.netns = netns
+        self.attach = attach
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
         self.members = MemberIds()
+        self.sizes = IdentityCache(chain_sizes)
         self.differ = PlanDiffer()
         self.writer: DataWriter | None = None
         self.plan: Plan | None = None
@@ -120,11 +126,14 @@ class Enforcer:
         """Make the datapath run ``plan``; True when it had to compile. With the same Shape
         only the Plan diff's entries are written, in its order (``changes``: the chains the
         compiler says changed, Compiler.last_changes)."""
-        generated = generate(plan, report, self.members)
+        generated = generate(plan, report, self.members, self.sizes)
+        chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
+        if len(self.sizes) > 2 * len(chains):  # forget chains of Plans long gone
+            self.sizes.keep_only(chains)
         host = self.host_entries(interfaces, local)
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
         label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
-        if self.datapath is None:
+        if self.datapath is None and self.attach:
             self._adopt(label)
         if self.datapath is not None and self.datapath.generation.label == label:
             maps = self.datapath.maps
@@ -154,6 +163,20 @@ class Enforcer:
         self.last_writes = len(ops)
         self._apply_ops(datapath.maps, ops)
         self._write(datapath.maps, host, {})
+        if self.attach:
+            self._attach(datapath, generated, interfaces)
+        else:  # nothing runs the older generations
+            retire_generations(self.pin_dir, datapath.generation, set())
+        if self.datapath is not None:
+            self.datapath.close()
+        self.datapath, self.writer = datapath, writer
+        self.plan, self.report, self.host, self.data = plan, report, host, {}
+        return True
+
+    def _attach(self, datapath: Datapath, generated: GeneratedDatapath,
+                interfaces: list[Interface]) -> None:
+        """The new generation onto the interfaces (replacing the old one per hook), then the
+        generations nothing runs any more unpinned."""
         with TcHooks(self.netns) as hooks:
             xdp_before = hooks.xdp_attached()
             for interface in interfaces:
@@ -167,11 +190,6 @@ class Enforcer:
             live = {attachment.prog_id for attachment in hooks.attached()}
             live |= set(hooks.xdp_attached().values())
         retire_generations(self.pin_dir, datapath.generation, live)
-        if self.datapath is not None:
-            self.datapath.close()
-        self.datapath, self.writer = datapath, writer
-        self.plan, self.report, self.host, self.data = plan, report, host, {}
-        return True
 
     @staticmethod
     def _apply_ops(maps: Mapping[str, object], ops: list[MapOp]) -> None:

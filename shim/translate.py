@@ -115,7 +115,7 @@ def run_translate(args: argparse.Namespace) -> int:
         from bpf.codegen import UnsupportedRule, generate
 
         try:
-            sys.stdout.write(generate(plan, report).source)
+            sys.stdout.write(generate(plan, report).source())
         except UnsupportedRule as error:
             sys.stderr.write(f"bpftables: {error}\n")
             return 1

@@ -81,17 +81,6 @@ def _flat(key: tuple[Any, ...], value: Any) -> dict[tuple[Any, ...], Any]:
     return {(*key[:-1], entry): rules for entry, rules in value.items()}
 
 
-def plan_data(plan: Plan, report: ShapeReport) -> dict[tuple[Any, ...], Any]:
-    """Every map entry of the Plan: the owner, the block's index, and for a LOOKUP the
-    entry's key."""
-    data: dict[tuple[Any, ...], Any] = {}
-    for table in plan.tables.values():
-        for name, chain in table.chains.items():
-            for key, value in chain_data(table.name, name, chain, report).items():
-                data.update(_flat(key, value))
-    return data
-
-
 def _lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, Any]
                 ) -> tuple[list[MapWrite], list[MapDelete]]:
     """A LOOKUP's entries that changed: compared as tuples of the same Rule objects, which

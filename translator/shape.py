@@ -188,10 +188,6 @@ class ShapeAnalyzer:
                            MappingProxyType(shapes))
 
 
-def families(plan: Plan) -> tuple[Family, ...]:
-    return analyze(plan).families
-
-
 def analyze(plan: Plan) -> ShapeReport:
     return ShapeAnalyzer().analyze(plan)
 

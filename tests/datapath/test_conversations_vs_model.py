@@ -15,7 +15,8 @@ import os
 import socket
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -114,20 +115,33 @@ class NodeDatapath:
         remove_tree(pins)
 
 
-@pytest.fixture(scope="module")
-def topology() -> Iterator[tuple[Topology, NodeDatapath]]:
+@contextmanager
+def node_with_datapath(prepare: Callable[[Topology], None]) -> Iterator[
+        tuple[Topology, NodeDatapath]]:
+    """A client -- node -- server topology, readied by ``prepare``, whose node runs its rules
+    in the datapath; everything removed afterwards, whatever happens."""
     topo = Topology.create()
     datapath = None
     try:
         topo.silence_ends()
-        subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.5.0/24", "via",
-                        SERVER_ADDR], check=True)
+        prepare(topo)
         datapath = NodeDatapath(topo)
         yield topo, datapath
     finally:
         if datapath is not None:
             datapath.close(topo.node)
         topo.close()
+
+
+def _route_services(topo: Topology) -> None:
+    subprocess.run(["ip", "-n", topo.node, "route", "add", "198.18.5.0/24", "via",
+                    SERVER_ADDR], check=True)
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[tuple[Topology, NodeDatapath]]:
+    with node_with_datapath(_route_services) as pair:
+        yield pair
 
 
 SERVICE_DNAT = ("*nat\n:SVC - [0:0]\n-A PREROUTING -d 198.18.5.5 -p tcp --dport 80 -j DNAT "

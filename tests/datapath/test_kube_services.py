@@ -19,7 +19,7 @@ import pytest
 from bench.kube_gen import ClusterShape, partial_sync_text, restore_text, service_name
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
-from tests.datapath.test_conversations_vs_model import NodeDatapath
+from tests.datapath.test_conversations_vs_model import NodeDatapath, node_with_datapath
 from tests.netns.services import (
     FIXTURES,
     moved_addresses,
@@ -34,20 +34,10 @@ from translator.shape import ShapeAnalyzer
 pytestmark = [pytest.mark.netns, pytest.mark.bpf]
 
 
-
 @pytest.fixture(scope="module")
 def topology() -> Iterator[tuple[Topology, NodeDatapath]]:
-    topo = Topology.create()
-    datapath = None
-    try:
-        topo.silence_ends()
-        prepare(topo)
-        datapath = NodeDatapath(topo)
-        yield topo, datapath
-    finally:
-        if datapath is not None:
-            datapath.close(topo.node)
-        topo.close()
+    with node_with_datapath(prepare) as pair:
+        yield pair
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")

@@ -27,10 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpf.bpffs import ensure_bpffs, remove_tree
-from bpf.codegen import generate
-from bpf.enforcer import ENTRY_PROGRAMS, Enforcer, Interface, datapath_source
-from bpf.loader import ProgKind, compile_datapath
-from bpf.ruledata import Environment, entries_of, full_data
+from bpf.enforcer import Enforcer, Interface
+from bpf.ruledata import Environment
 from bpf.testrun import run_program
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
@@ -101,48 +99,31 @@ class NodeNamespace:
             os.close(target)
         self.pins = ensure_bpffs() / f"testrun-{uuid.uuid4().hex[:8]}"
         self.pins.mkdir(mode=0o700)
-        self.datapath = None
-        self.label = ""
+        self.enforcer = Enforcer(pin_dir=self.pins, attach=False)
 
     @staticmethod
     def _ifindex(dev: str) -> int:
         return socket.if_nametoindex(dev)  # this process is in the namespace
 
     def load(self, ruleset: Ruleset) -> Node:
-        """Compile (a new Shape) and fill the maps; the model node running the same Plan."""
+        """Compile (a new Shape) and fill the maps, no connections; the model node running the
+        same Plan."""
         plan = compile_ruleset(ruleset)
-        report = analyze(plan)
-        generated = generate(plan, report)
         interfaces = [Interface("n0", self._ifindex("n0"), address(NODE_CLIENT_SIDE)),
                       Interface("n1", self._ifindex("n1"), address(NODE_SERVER_SIDE))]
-        label = "-".join([report.shape_hash, *(str(v) for v in generated.defines.values())])
-        if self.datapath is None or label != self.label:
-            if self.datapath is not None:
-                self.datapath.close()
-            self.datapath = compile_datapath(
-                datapath_source(generated), self.pins,
-                functions={name: ProgKind.TC for name in ENTRY_PROGRAMS},
-                tail_calls={"progs": list(generated.tail_calls)}, label=report.shape_hash)
-            self.label = label
-            self.written: dict[str, dict[bytes, bytes]] = {}
-        _, ops = full_data(plan, report, generated,
-                           Environment({i.name: i.index for i in interfaces}))
-        entries = {**entries_of(ops), **Enforcer(pin_dir=self.pins).host_entries(
-            interfaces, [i.address for i in interfaces if i.address is not None])}
-        Enforcer._write(self.datapath.maps, entries, self.written)
-        self.written = entries
-        for name in ("ct_map", "frag_map", "recent"):
-            table = self.datapath.maps[name]
-            for key in list(table.keys()):
-                table.delete(key)
+        self.enforcer.apply(plan, analyze(plan),
+                            Environment({i.name: i.index for i in interfaces}), interfaces,
+                            [i.address for i in interfaces if i.address is not None])
+        self.enforcer.clear_connections()
         return Node(ruleset, node_host("198.18.5.0/24", *ROUTED), random.Random(1),
                     icmp_ratelimit_ms=0, table_runner=plan_runner(plan))
 
     def run(self, packet: Packet, device: str) -> tuple[int, Packet | None]:
         """The program's verdict and, redirected, the packet it sent (its TTL read off the
         IP header: packets.parsed leaves TTLs at their default)."""
-        assert self.datapath is not None
-        result = run_program(self.datapath.programs["tc_ingress"].fd, ETHERNET + wire(packet),
+        assert self.enforcer.datapath is not None
+        program = self.enforcer.datapath.programs["tc_ingress"]
+        result = run_program(program.fd, ETHERNET + wire(packet),
                              ctx=_skb_ctx(self._ifindex(device)))
         if result.retval != TC_ACT_REDIRECT:
             return result.retval, None
@@ -150,8 +131,7 @@ class NodeNamespace:
         return result.retval, parsed(out).with_(ttl=out[8])
 
     def close(self) -> None:
-        if self.datapath is not None:
-            self.datapath.close()
+        self.enforcer.close()
         _setns(self.home)
         os.close(self.home)
         remove_tree(self.pins)
