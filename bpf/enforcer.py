@@ -164,7 +164,7 @@ class Enforcer:
         self._apply_ops(datapath.maps, ops)
         self._write(datapath.maps, host, {})
         if self.attach:
-            self._attach(datapath, generated, interfaces)
+            self._attach(datapath, generated.xdp, interfaces)
         else:  # nothing runs the older generations
             retire_generations(self.pin_dir, datapath.generation, set())
         if self.datapath is not None:
@@ -173,15 +173,21 @@ class Enforcer:
         self.plan, self.report, self.host, self.data = plan, report, host, {}
         return True
 
-    def _attach(self, datapath: Datapath, generated: GeneratedDatapath,
-                interfaces: list[Interface]) -> None:
+    def attach_interfaces(self, interfaces: list[Interface]) -> None:
+        """Put the running generation on ``interfaces`` too (links that appeared since it was
+        compiled); those already running it are replaced by the same programs."""
+        if self.datapath is None or not self.attach:
+            return
+        self._attach(self.datapath, XDP_PROGRAM in self.datapath.programs, interfaces)
+
+    def _attach(self, datapath: Datapath, xdp: bool, interfaces: list[Interface]) -> None:
         """The new generation onto the interfaces (replacing the old one per hook), then the
         generations nothing runs any more unpinned."""
         with TcHooks(self.netns) as hooks:
             xdp_before = hooks.xdp_attached()
             for interface in interfaces:
                 # XDP first: tc then knows raw PREROUTING ran there (or runs it itself)
-                if generated.xdp:
+                if xdp:
                     hooks.attach_xdp(datapath.programs[XDP_PROGRAM], interface.name)
                 elif interface.name in xdp_before:
                     hooks.detach_xdp(interface.name)
@@ -274,12 +280,16 @@ class Enforcer:
                                     entry.mark))
         return found
 
-    def zero_counters(self) -> None:
-        """-Z: every rule's and policy's counter back to zero."""
+    def zero_counters(self, owners: Iterable[tuple[str, str, int | None]] | None = None
+                      ) -> None:
+        """-Z: the counters of ``owners`` (rules by (table, chain, number), policies with
+        number None; None: every rule and policy) back to zero."""
         table = self.datapath.maps["ctr"]
         zero = bytes(structs.rule_ctr())
-        for _, slot in self._owners():
-            table.update(bytes(structs.u32(slot)), zero)
+        wanted = None if owners is None else set(owners)
+        for owner, slot in self._owners():
+            if wanted is None or owner in wanted:
+                table.update(bytes(structs.u32(slot)), zero)
 
     def _owners(self) -> list[tuple[tuple[str, str, int | None], int]]:
         """(rule or policy, counter slot) of the running Plan."""

@@ -58,6 +58,100 @@ def command_translate(args: argparse.Namespace) -> int:
     return run_translate(args)
 
 
+def command_status(args: argparse.Namespace) -> int:
+    """What the namespace's agent holds and runs."""
+    import json
+
+    from shim import client
+
+    try:
+        status = client.call({"op": "status"}, start=False)["status"]
+    except client.AgentUnavailable as error:
+        sys.stderr.write(f"bpftables: {error}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
+        return 0
+    out = [f"agent: pid {status['pid']}, up {status['uptime_s']} s, "
+           f"{status['requests']} requests, state in {status['state_dir']}",
+           f"journal: seq {status['journal_seq']}, snapshot at {status['snapshot_seq']}"]
+    for name, table in status["tables"].items():
+        out.append(f"table {name}: {table['chains']} chains, {table['rules']} rules")
+    datapath = status["datapath"]
+    if datapath is None:
+        out.append("datapath: off (BPFTABLES_DATAPATH=off)")
+    else:
+        out.append(f"datapath: generation {datapath['generation']}, {datapath['compiles']} "
+                   f"compiles, {datapath['applies']} applies, last {datapath['last_apply_ms']} "
+                   f"ms ({datapath['last_map_writes']} map writes)")
+        out.append(f"interfaces: {', '.join(datapath['interfaces']) or '-'}")
+        for where, prog_id in datapath["programs"].items():
+            out.append(f"  program {prog_id} on {where}")
+    if status["last_error"]:
+        out.append(f"last error: {status['last_error']}")
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0
+
+
+def command_agent(args: argparse.Namespace) -> int:
+    """Run the agent in the foreground, or stop the running one."""
+    from shim import client
+
+    if args.action == "run":
+        from shim.agent import main as agent_main
+
+        return agent_main(["--foreground"])
+    try:
+        client.call({"op": "stop", "forget": args.forget}, start=False)
+    except client.AgentUnavailable:
+        if args.forget:  # no agent: its state and pins may still be there
+            import os
+            import shutil
+            from pathlib import Path
+
+            from bpf.bpffs import BPFFS_ROOT, PIN_DIR_PREFIX, current_netns_cookie, remove_tree
+            from shim.state import STATE_ROOT
+
+            cookie = current_netns_cookie()
+            root = Path(os.environ.get("BPFTABLES_STATE_ROOT", STATE_ROOT))
+            shutil.rmtree(root / f"net-{cookie}", ignore_errors=True)
+            remove_tree(BPFFS_ROOT / f"{PIN_DIR_PREFIX}{cookie}")
+    return 0
+
+
+def command_shim_dir(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shim.install import fill_shim_dir
+
+    for link in fill_shim_dir(Path(args.dir)):
+        sys.stdout.write(f"{link} -> {link.readlink()}\n")
+    return 0
+
+
+def command_alternatives(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shim.install import Alternatives, default_links_dir, fill_shim_dir
+
+    links = Path(args.links) if args.links else default_links_dir()
+    alternatives = Alternatives(Path(args.link_dir),
+                                Path(args.altdir) if args.altdir else None,
+                                Path(args.admindir) if args.admindir else None)
+    if args.action == "install":
+        fill_shim_dir(links)
+        alternatives.install(links)
+    else:
+        alternatives.remove(links)
+    return 0
+
+
+def command_takeover(args: argparse.Namespace) -> int:
+    from shim.takeover import export_rules, import_rules
+
+    return import_rules() if args.command == "import" else export_rules()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpftables", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +194,37 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--emit-c", action="store_true",
                            help="print the datapath's generated C instead")
     translate.set_defaults(handler=command_translate)
+
+    status = commands.add_parser("status", help="what this namespace's agent holds and runs")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=command_status)
+
+    agent = commands.add_parser("agent", help="run this namespace's agent, or stop it")
+    agent.add_argument("action", choices=["run", "stop"])
+    agent.add_argument("--forget", action="store_true",
+                       help="with stop: take the programs off the links, drop pins and state")
+    agent.set_defaults(handler=command_agent)
+
+    shim_dir = commands.add_parser(
+        "shim-dir", help="fill DIR with iptables, iptables-save, ... links to bpftables-multi")
+    shim_dir.add_argument("dir")
+    shim_dir.set_defaults(handler=command_shim_dir)
+
+    alternatives = commands.add_parser(
+        "alternatives", help="register bpftables with update-alternatives as iptables")
+    alternatives.add_argument("action", choices=["install", "remove"])
+    alternatives.add_argument("--links", help="folder of links (default "
+                              "/usr/local/lib/bpftables/bin or $BPFTABLES_LINKS)")
+    alternatives.add_argument("--link-dir", default="/usr/sbin",
+                              help="where the iptables link lives (default /usr/sbin)")
+    alternatives.add_argument("--altdir", help="update-alternatives --altdir")
+    alternatives.add_argument("--admindir", help="update-alternatives --admindir")
+    alternatives.set_defaults(handler=command_alternatives)
+
+    for name, text in (("import", "move the kernel's legacy tables into bpftables"),
+                       ("export", "put bpftables' rules back into the kernel's legacy tables")):
+        takeover = commands.add_parser(name, help=text)
+        takeover.set_defaults(handler=command_takeover)
     return parser
 
 

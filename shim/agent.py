@@ -1,0 +1,296 @@
+"""The per-namespace agent: owns the rule set, runs the commands, enforces them in eBPF.
+
+One agent per network namespace, listening on the abstract socket of shim.protocol (which is
+per namespace by nature) and started by the first command that finds none. Each connection
+carries one request, served in its own thread:
+
+- only root may ask (the peer's credentials, SO_PEERCRED); others get iptables' own
+  permission error;
+- a command first takes the xtables lock like iptables-legacy does (the caller's lock file,
+  ``-w``/``-W`` waiting, the same error when it is held), then the agent's state lock, so
+  writers are serialised with each other and with real iptables on the machine;
+- a command that changes the rule set is enforced (compile only when the Shape changed, else
+  map writes), journaled, and only then visible to the next command; if the datapath cannot
+  run it, nothing changes and the caller is told why.
+
+Environment: BPFTABLES_DATAPATH=off runs without eBPF (the rule set and commands only: for
+tests of command semantics); BPFTABLES_STATE_ROOT moves the state folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bpf.bpffs import current_netns_cookie
+from iptparse.model import Ruleset, Table
+from shim.commands import Effect, Outcome, permission_denied, run
+from shim.protocol import AGENT_SOCKET, MessageTooLarge, max_request, receive_message, send_message
+from shim.state import STATE_ROOT, StateStore, state_folder
+from shim.xtables_lock import XtablesLock
+
+log = logging.getLogger("bpftables.agent")
+
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+DEFAULT_LOCKFILE = "/run/xtables.lock"
+
+
+@dataclass
+class RequestHost:
+    """One command's view of the agent (shim.commands.CommandHost)."""
+
+    agent: Agent
+    cwd: str
+    lockfile: str
+    lock: XtablesLock | None = None
+    holds_state: bool = False
+    waited: list[str] = field(default_factory=list)
+
+    @property
+    def ruleset(self) -> Ruleset:
+        return self.agent.ruleset
+
+    def counted(self, table: str) -> Table:
+        with self.agent.state_lock:
+            return self.agent.counted(table)
+
+    def take_lock(self, wait: float | None, interval: float | None) -> list[str]:
+        if self.lock is None:
+            self.lock = XtablesLock(self.lockfile)
+            self.waited = self.lock.acquire(wait, interval)
+            # never the other way round: a state-lock holder never waits for the xtables lock
+            self.agent.state_lock.acquire()
+            self.holds_state = True
+        return self.waited
+
+    def release(self) -> None:
+        if self.holds_state:
+            self.agent.state_lock.release()
+            self.holds_state = False
+        if self.lock is not None:
+            self.lock.release()
+
+
+class ReplayHost:
+    """Replaying the journal: no lock, no datapath, the rule set given."""
+
+    def __init__(self, ruleset: Ruleset, cwd: str) -> None:
+        self.ruleset = ruleset
+        self.cwd = cwd
+
+    def counted(self, table: str) -> Table:
+        return self.ruleset.table(table)
+
+    def take_lock(self, wait: float | None, interval: float | None) -> list[str]:
+        return []
+
+
+def replay_record(ruleset: Ruleset, record: dict[str, Any]) -> Ruleset:
+    effect = run(record["program"], record["argv"], record.get("stdin", ""),
+                 ReplayHost(ruleset, record.get("cwd", "/")))
+    if effect.outcome.exit_code != 0 and effect.ruleset is None:
+        log.warning("replaying %s %s failed: %s", record["program"], record["argv"],
+                    effect.outcome.stderr.strip())
+    return effect.ruleset if effect.ruleset is not None else ruleset
+
+
+class Agent:
+    def __init__(self, folder: Path, datapath: Any | None) -> None:
+        self.folder = folder
+        self.state_lock = threading.RLock()
+        self.store = StateStore(folder)
+        self.ruleset = self.store.load(replay_record)
+        self.datapath = datapath  # shim.namespace.NamespaceDatapath, or None
+        self.started = time.time()
+        self.served = 0
+        self.last_error: str | None = None
+        self.stopping = threading.Event()
+        if self.datapath is not None:
+            self.datapath.apply(self.ruleset)
+
+    # --- the rule set ----------------------------------------------------------------------
+
+    def counted(self, name: str) -> Table:
+        table = self.ruleset.table(name)
+        return self.datapath.counted(table) if self.datapath is not None else table
+
+    def commit(self, request: dict[str, Any], effect: Effect) -> Outcome:
+        """Enforce, journal and publish a command's new rule set (state lock held)."""
+        new = effect.ruleset
+        assert new is not None
+        if self.datapath is not None:
+            try:
+                self.datapath.apply(new)
+            except Exception as error:
+                log.exception("the datapath refused the rule set")
+                self.last_error = str(error)
+                try:  # back to what runs (a half-applied Plan must not stay)
+                    self.datapath.apply(self.ruleset)
+                except Exception:
+                    log.exception("re-applying the previous rule set failed")
+                return Outcome("", f"{request['program']}: bpftables cannot enforce this rule "
+                               f"set: {error}\n", 1)
+            owners = self.restarted_owners(effect)
+            if owners:
+                self.datapath.zero_counters(owners)
+        self.store.append({key: request[key] for key in ("program", "argv", "stdin", "cwd")})
+        self.ruleset = new
+        return effect.outcome
+
+    def restarted_owners(self, effect: Effect) -> list[tuple[str, str, int | None]]:
+        """The counters (as the datapath names them) the command restarts at zero."""
+        owners: list[tuple[str, str, int | None]] = []
+        assert effect.ruleset is not None
+        for scope in effect.restart:
+            table = effect.ruleset.table(scope.table)
+            chains = [scope.chain] if scope.chain is not None else list(table.chains)
+            for name in chains:
+                chain = table.chains.get(name)
+                if chain is None:
+                    continue
+                if scope.rulenum is not None:
+                    owners.append((table.name, name, scope.rulenum))
+                    continue
+                owners.extend((table.name, name, number)
+                              for number in range(1, len(chain.rules) + 1))
+                if chain.builtin:
+                    owners.append((table.name, name, None))
+        return owners
+
+    # --- requests --------------------------------------------------------------------------
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                pid, uid, _ = _UCRED.unpack(conn.getsockopt(
+                    socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+                try:
+                    request = receive_message(conn, max_request())
+                except MessageTooLarge as error:
+                    send_message(conn, {"stdout": "", "code": 1, "stderr":
+                                        f"bpftables: request refused: too large ({error})\n"})
+                    return
+                if uid != 0:
+                    outcome = permission_denied(request.get("program", "iptables"),
+                                                list(request.get("argv", [])))
+                    send_message(conn, _reply(outcome))
+                    return
+                send_message(conn, self.serve(request))
+            except (ConnectionError, ValueError, OSError) as error:
+                log.warning("a request failed: %s", error)
+
+    def serve(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.served += 1
+        op = request.get("op")
+        if op == "run":
+            return _reply(self.run_command(request))
+        if op == "status":
+            with self.state_lock:
+                return {"status": self.status()}
+        if op == "stop":
+            self.stop(bool(request.get("forget")))
+            return {"stopped": True}
+        return {"stdout": "", "stderr": f"bpftables: unknown request {op!r}\n", "code": 2}
+
+    def run_command(self, request: dict[str, Any]) -> Outcome:
+        host = RequestHost(self, request.get("cwd") or "/",
+                           request.get("lockfile") or DEFAULT_LOCKFILE)
+        try:
+            effect = run(request["program"], list(request["argv"]), request.get("stdin", ""),
+                         host)
+            if effect.ruleset is None:
+                return effect.outcome
+            with self.state_lock:
+                return self.commit(request, effect)
+        finally:
+            host.release()
+
+    def status(self) -> dict[str, Any]:
+        tables = {name: {"chains": len(table.chains),
+                         "rules": sum(len(chain.rules) for chain in table.chains.values())}
+                  for name, table in self.ruleset.tables.items()}
+        return {
+            "pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
+            "state_dir": str(self.folder), "requests": self.served,
+            "journal_seq": self.store.seq, "snapshot_seq": self.store.snapshot_seq,
+            "tables": tables, "last_error": self.last_error,
+            "datapath": self.datapath.status() if self.datapath is not None else None,
+        }
+
+    def stop(self, forget: bool) -> None:
+        with self.state_lock:
+            if forget:
+                if self.datapath is not None:
+                    self.datapath.forget()
+                for path in self.folder.iterdir():
+                    path.unlink()
+                self.folder.rmdir()
+            else:
+                self.store.flush(self.ruleset)
+            self.stopping.set()
+
+
+def _reply(outcome: Outcome) -> dict[str, Any]:
+    return {"stdout": outcome.stdout, "stderr": outcome.stderr, "code": outcome.exit_code}
+
+
+def bind_socket() -> socket.socket | None:
+    """The agent's listening socket; None when another agent already has it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(AGENT_SOCKET)
+    except OSError:
+        sock.close()
+        return None
+    sock.listen(128)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bpftables-agent", description=__doc__)
+    parser.add_argument("--foreground", action="store_true", help="log to stderr")
+    args = parser.parse_args(argv)
+    os.umask(0o077)
+    listener = bind_socket()  # first: commands queue on it while we load
+    if listener is None:
+        return 0
+    folder = state_folder(current_netns_cookie(),
+                          Path(os.environ.get("BPFTABLES_STATE_ROOT", STATE_ROOT)))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        **({"stream": sys.stderr} if args.foreground else {"filename": folder / "agent.log"}))
+    datapath = None
+    if os.environ.get("BPFTABLES_DATAPATH", "on") != "off":
+        from shim.namespace import NamespaceDatapath
+
+        datapath = NamespaceDatapath()
+    agent = Agent(folder, datapath)
+    log.info("agent %d serving in %s (datapath %s)", os.getpid(), folder,
+             "on" if datapath is not None else "off")
+    agent.store.snapshot_loop(lambda: (agent.ruleset, agent.store.seq), agent.state_lock)
+    if datapath is not None:
+        datapath.watch_links(agent.state_lock, lambda error: log.error("links: %s", error))
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=agent.handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, name="accept", daemon=True).start()
+    agent.stopping.wait()
+    log.info("agent %d stopping", os.getpid())
+    time.sleep(0.05)  # let the stop request's reply leave
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

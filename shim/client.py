@@ -1,0 +1,75 @@
+"""The commands' side of the agent: reach this namespace's agent, starting it when it is not there.
+
+Imports only the standard library and shim.protocol, so ``iptables -C`` costs a Python start, one
+connection and the agent's work, never a bcc import.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from shim.protocol import AGENT_SOCKET, receive_message, send_message
+
+# How long a command waits for an agent it started to listen (it binds its socket before
+# loading anything heavy, so this is mostly Python's start).
+AGENT_START_TIMEOUT = 30.0
+
+
+class AgentUnavailable(Exception):
+    """No agent answers in this namespace (and none could be started)."""
+
+
+def _connect_once() -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(AGENT_SOCKET)
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        return None
+    return sock
+
+
+def start_agent() -> subprocess.Popen[bytes]:
+    """The agent, detached from this command: its own session, no inherited pipes (a caller
+    capturing our output must see EOF when we exit)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "shim.agent"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        close_fds=True)
+
+
+def connect(start: bool = True) -> socket.socket:
+    """A connection to the namespace's agent; started first when ``start`` and none listens."""
+    sock = _connect_once()
+    if sock is not None or not start:
+        if sock is None:
+            raise AgentUnavailable("no bpftables agent runs in this network namespace")
+        return sock
+    process = start_agent()
+    deadline = time.monotonic() + AGENT_START_TIMEOUT
+    while time.monotonic() < deadline:
+        sock = _connect_once()
+        if sock is not None:
+            return sock
+        if process.poll() not in (None, 0):
+            # it exits 0 when another agent won the race for the socket
+            raise AgentUnavailable(f"the bpftables agent exited with {process.returncode}; "
+                                   "see its log in the namespace's state folder")
+        time.sleep(0.01)
+    raise AgentUnavailable("the bpftables agent did not start listening in time")
+
+
+def call(message: dict[str, Any], start: bool = True) -> dict[str, Any]:
+    """Send one request to the agent and return its reply."""
+    with connect(start) as sock:
+        send_message(sock, message)
+        return receive_message(sock)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,141 @@
+"""bpftables' drop-in commands run in a throwaway namespace, with the same calls as
+tests.oracle.LegacyIptables, and the namespace's agent always stopped and forgotten afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyroute2.netns import create_socket
+
+from bpf.bpffs import ensure_bpffs
+from tests.oracle import Outcome
+
+BIN = Path(sys.executable).parent
+MULTI = str(BIN / "bpftables-multi")
+CLI = str(BIN / "bpftables")
+
+
+@dataclass(frozen=True)
+class BpftablesCommands:
+    """bpftables-multi's commands inside ``netns`` (its agent started by the first)."""
+
+    netns: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, argv: list[str], stdin: str | None = None, timeout: float = 120) -> Outcome:
+        name = os.path.basename(argv[0]).replace("-legacy", "")
+        done = subprocess.run(["ip", "netns", "exec", self.netns, MULTI, name, *argv[1:]],
+                              input=stdin, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **self.env})
+        return Outcome(done.returncode, done.stdout, done.stderr)
+
+    def iptables(self, *args: str) -> Outcome:
+        return self.run(["iptables", *args])
+
+    def restore(self, text: str, *flags: str) -> Outcome:
+        return self.run(["iptables-restore", *flags], stdin=text)
+
+    def save(self, table: str | None = None, counters: bool = False) -> str:
+        argv = ["iptables-save"]
+        if table:
+            argv += ["-t", table]
+        if counters:
+            argv.append("-c")
+        out = self.run(argv).out
+        return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
+
+    def cli(self, *args: str, check: bool = True) -> Outcome:
+        done = subprocess.run(["ip", "netns", "exec", self.netns, CLI, *args],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **self.env}, check=check)
+        return Outcome(done.returncode, done.stdout, done.stderr)
+
+    def agent_pids(self) -> list[int]:
+        out = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True,
+                             text=True, check=False).stdout
+        pids = []
+        for word in out.split():
+            try:
+                cmdline = Path(f"/proc/{word}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"shim.agent" in cmdline or b"bpftables\x00agent" in cmdline:
+                pids.append(int(word))
+        return pids
+
+    def kill_agent(self, sig: int = signal.SIGKILL) -> None:
+        for pid in self.agent_pids():
+            os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while self.agent_pids() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def forget(self) -> None:
+        """Stop the agent, taking its programs off the links and dropping pins and state."""
+        self.cli("agent", "stop", "--forget", check=False)
+        self.kill_agent()
+        self.cli("agent", "stop", "--forget", check=False)  # one killed: its leftovers
+
+
+@contextmanager
+def bpftables_in(netns: str, **env: str) -> Iterator[BpftablesCommands]:
+    commands = BpftablesCommands(netns, env)
+    if env.get("BPFTABLES_DATAPATH") != "off":
+        # mounted from here, the host's mount namespace: an agent inside `ip netns exec`
+        # sees it (and its pins outlive the agent) even where it cannot enter pid 1's
+        ensure_bpffs()
+    try:
+        yield commands
+    finally:
+        commands.forget()
+
+
+@contextmanager
+def agent_namespace(**env: str) -> Iterator[BpftablesCommands]:
+    """A fresh namespace (lo up) whose rules are bpftables'; everything removed afterwards."""
+    name = f"bpft-a{uuid.uuid4().hex[:9]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        with bpftables_in(name, **env) as commands:
+            yield commands
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def udp_delivered(client_ns: str, server_ns: str, server_addr: str, count: int = 3,
+                  port: int = 9999, timeout: float = 1.0) -> int:
+    """How many of ``count`` UDP datagrams from the client namespace reach a socket on the
+    server (each from a new source port, so each is a new connection)."""
+    receiver = create_socket(server_ns, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.bind((server_addr, port))
+        receiver.settimeout(timeout)
+        for _ in range(count):
+            sender = create_socket(client_ns, socket.AF_INET,
+                                   socket.SOCK_DGRAM)
+            try:
+                sender.sendto(b"bpftables", (server_addr, port))
+            finally:
+                sender.close()
+        got = 0
+        deadline = time.monotonic() + timeout
+        while got < count and time.monotonic() < deadline:
+            try:
+                receiver.recv(64)
+            except TimeoutError:
+                break
+            got += 1
+        return got
+    finally:
+        receiver.close()
