@@ -72,6 +72,10 @@ class RequestHost:
             self.holds_state = True
         return self.waited
 
+    def release_lock(self) -> None:
+        """run() ends here; the agent keeps both locks until the new rule set is enforced
+        and journaled, then calls :meth:`release`."""
+
     def release(self) -> None:
         if self.holds_state:
             self.agent.state_lock.release()
@@ -92,6 +96,9 @@ class ReplayHost:
 
     def take_lock(self, wait: float | None, interval: float | None) -> list[str]:
         return []
+
+    def release_lock(self) -> None:
+        pass
 
 
 def replay_record(ruleset: Ruleset, record: dict[str, Any]) -> Ruleset:
@@ -157,13 +164,15 @@ class Agent:
                 chain = table.chains.get(name)
                 if chain is None:
                     continue
-                if scope.rulenum is not None:
-                    owners.append((table.name, name, scope.rulenum))
-                    continue
-                owners.extend((table.name, name, number)
-                              for number in range(1, len(chain.rules) + 1))
-                if chain.builtin:
+                if chain.builtin and scope.rule is None:
                     owners.append((table.name, name, None))
+                if scope.policy_only:
+                    continue
+                if scope.rule is not None:
+                    owners.append((table.name, name, scope.rule))
+                else:
+                    owners.extend((table.name, name, number)
+                                  for number in range(1, len(chain.rules) + 1))
         return owners
 
     # --- requests --------------------------------------------------------------------------
@@ -171,7 +180,7 @@ class Agent:
     def handle(self, conn: socket.socket) -> None:
         with conn:
             try:
-                pid, uid, _ = _UCRED.unpack(conn.getsockopt(
+                _, uid, gid = _UCRED.unpack(conn.getsockopt(
                     socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
                 try:
                     request = receive_message(conn, max_request())
@@ -180,8 +189,10 @@ class Agent:
                                         f"bpftables: request refused: too large ({error})\n"})
                     return
                 if uid != 0:
-                    outcome = permission_denied(request.get("program", "iptables"),
-                                                list(request.get("argv", [])))
+                    lockfile = request.get("lockfile") or DEFAULT_LOCKFILE
+                    outcome = permission_denied(
+                        request.get("program", "iptables"), list(request.get("argv", [])),
+                        request.get("stdin", ""), lockfile, _may_open(lockfile, uid, gid))
                     send_message(conn, _reply(outcome))
                     return
                 send_message(conn, self.serve(request))
@@ -237,6 +248,20 @@ class Agent:
             else:
                 self.store.flush(self.ruleset)
             self.stopping.set()
+
+
+def _may_open(path: str, uid: int, gid: int) -> bool:
+    """Whether a caller (uid, gid) could open the lock file for reading, as iptables does
+    (O_CREAT: a missing file would have to be created in a folder only root may write)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    if status.st_uid == uid:
+        return bool(status.st_mode & 0o400)
+    if status.st_gid == gid:
+        return bool(status.st_mode & 0o040)
+    return bool(status.st_mode & 0o004)
 
 
 def _reply(outcome: Outcome) -> dict[str, Any]:

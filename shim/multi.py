@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         if not client.is_root():
             from shim.commands import permission_denied
 
-            outcome = permission_denied(program, args)
+            lockfile = request["lockfile"] or "/run/xtables.lock"
+            outcome = permission_denied(program, args, stdin, lockfile,
+                                        os.access(lockfile, os.R_OK))
             sys.stdout.write(outcome.stdout)
             sys.stderr.write(outcome.stderr)
             return outcome.exit_code
