@@ -174,7 +174,7 @@ class TableDraft:
             rules = self.rules(name)
             if rulenum is not None:
                 if rulenum > len(rules):
-                    raise TableError("Index of counter zero too big")
+                    raise TableError("Index of counter too big")
                 rules[rulenum - 1] = rules[rulenum - 1].with_counters(ZERO_COUNTERS)
                 continue
             rules[:] = [rule.with_counters(ZERO_COUNTERS) for rule in rules]

@@ -16,6 +16,8 @@ class IptablesError(Exception):
     """Base: ``message`` is the text iptables prints after its ``prog vX (legacy): `` prefix."""
 
     exit_code = 1
+    # what iptables had printed on stderr before it failed (e.g. parse-time warnings)
+    warnings: tuple[str, ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
-from iptparse.errors import ParameterProblem
+from iptparse.errors import IptablesError, ParameterProblem
 from iptparse.extensions import find_match, find_target
 from iptparse.extensions.base import Extension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import (
@@ -117,6 +117,7 @@ class Command:
     line_numbers: bool = False
     wait: float | None = None  # seconds for -w; math.inf when -w has no value
     warnings: tuple[str, ...] = ()
+    wait_interval: int | None = None  # -W microseconds (deprecated: accepted, changes nothing)
 
 
 @dataclass(slots=True)
@@ -189,6 +190,7 @@ class _Parser:
         self.counters: Counters | None = None
         self.verbose = 0
         self.wait: float | None = None
+        self.wait_interval: int | None = None
         self.warnings: list[str] = []
 
     # --- argv access ------------------------------------------------------------------------
@@ -249,6 +251,10 @@ class _Parser:
     def parse(self) -> Command:
         try:
             return self._parse()
+        except IptablesError as error:
+            # iptables printed these before it failed
+            error.warnings = tuple(self.warnings)
+            raise
         except _IgnoreLine:
             return Command("", self.table)
         except _ExitNow as done:
@@ -494,13 +500,15 @@ class _Parser:
             if text is None:
                 self.wait = math.inf
             else:
-                seconds = strtoul(text)
+                seconds = scan_int(text)
                 if seconds is None:
-                    raise ParameterProblem(f"wait seconds not numeric: {text}")
-                self.wait = float(seconds)
+                    raise ParameterProblem("wait seconds not numeric")
+                self.wait = math.inf if seconds < 0 else float(seconds)
         elif letter == "W":
-            if value is None:
-                self._take_positional()
+            text = value if value is not None else self._take_positional()
+            if text is None:
+                raise ParameterProblem("wait interval value required")
+            self.wait_interval = parse_wait_interval(text)
             self.warnings.append("Ignoring deprecated --wait-interval option.")
         elif letter in "Vh":
             raise _ExitNow(letter)
@@ -559,6 +567,8 @@ class _Parser:
 
     def _finish(self) -> Command:
         # The order of these checks is iptables' (which error wins when there are several).
+        if self.wait_interval is not None and self.wait is None:
+            raise ParameterProblem("--wait-interval only makes sense with --wait\n")
         self._check_nat_drop()
         matches = tuple(
             Match(item.ext.name, item.ext.finish(item.state, self.rule)) for item in self.matches
@@ -581,7 +591,7 @@ class _Parser:
         return Command(
             self.command, self.table, self.chain, self.rulenum, rules, self.argument, self.zero,
             self.verbose, "n" in self.options, "x" in self.options, "0" in self.options,
-            self.wait, tuple(self.warnings),
+            self.wait, tuple(self.warnings), self.wait_interval,
         )
 
     def _check_options(self) -> None:
@@ -684,6 +694,39 @@ def expand_addresses(rule_fields: list[Any], source_text: str | None,
 
 
 _NO_ADDRESS = (None,)
+
+_SCANF_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_SCANF_UNSIGNED = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
+
+
+def scan_int(text: str) -> int | None:
+    """C ``sscanf(text, "%i")``: a leading integer (hex, octal or decimal), None if none."""
+    found = _SCANF_INT.match(text)
+    if found is None:
+        return None
+    sign, digits = found.groups()
+    if digits[:2] in ("0x", "0X"):
+        value = int(digits, 16)
+    elif digits.startswith("0"):
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    value = -value if sign == "-" else value
+    # an int: wraps like glibc's conversion to 32 bits
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def parse_wait_interval(text: str) -> int:
+    """``-W USECS`` as 1.8.9 checks it (``sscanf("%u")``, at most 999999)."""
+    found = _SCANF_UNSIGNED.match(text)
+    if found is None:
+        raise ParameterProblem("wait interval not numeric")
+    sign, digits = found.groups()
+    usec = (-int(digits) if sign == "-" else int(digits)) & 0xFFFFFFFF
+    if usec > 999999:
+        raise ParameterProblem(f"too long usec wait {usec} > 999999 usec")
+    return usec
 
 
 def _identity(found: tuple[int, Any]) -> tuple[Any, ...]:
