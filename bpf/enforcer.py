@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,11 @@ Flow = tuple[int, int, int, int, int]  # protocol, source, destination, source/d
 def _flow(flow: structs.flow4) -> Flow:
     return (flow.proto, structs.from_be32(flow.saddr), structs.from_be32(flow.daddr),
             flow.sport, flow.dport)
+
+
+def _flow4(flow: Flow) -> structs.flow4:
+    proto, saddr, daddr, sport, dport = flow
+    return structs.flow4(structs.be32(saddr), structs.be32(daddr), sport, dport, proto)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +285,33 @@ class Enforcer:
                                         ("DNAT", structs.CT_F_DNAT)) if entry.flags & bit),
                                     entry.mark))
         return found
+
+    def add_connections(self, connections: Iterable[tuple[Connection, float]]) -> int:
+        """Enter connections another tracker knows (the kernel's, when bpftables takes a node
+        over), each with the seconds it has left: the original entry, and the reply reference
+        when NAT made the reply tuple differ. Returns how many were written."""
+        assert self.datapath is not None
+        table = self.datapath.maps["ct_map"]
+        now = time.monotonic_ns()  # bpf_ktime_get_ns's clock
+        written = 0
+        for connection, seconds in connections:
+            original, reply = _flow4(connection.original), _flow4(connection.reply)
+            entry = structs.ct_entry()
+            entry.other = reply
+            entry.mark = connection.mark
+            entry.tcp_state = connection.tcp_state
+            entry.flags = sum(bit for name, bit in (
+                ("SEEN_REPLY", structs.CT_F_SEEN_REPLY), ("SNAT", structs.CT_F_SNAT),
+                ("DNAT", structs.CT_F_DNAT)) if name in connection.status)
+            entry.expires_ns = now + int(seconds * 1e9)
+            table.update(bytes(original), bytes(entry))
+            if entry.flags & (structs.CT_F_SNAT | structs.CT_F_DNAT):
+                reference = structs.ct_entry()
+                reference.other = original
+                reference.flags = structs.CT_F_REPLY_REF
+                table.update(bytes(reply), bytes(reference))
+            written += 1
+        return written
 
     def zero_counters(self, owners: Iterable[tuple[str, str, int | None]] | None = None
                       ) -> None:

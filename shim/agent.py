@@ -33,6 +33,7 @@ from typing import Any
 
 from bpf.bpffs import current_netns_cookie
 from iptparse.model import Ruleset, Table
+from iptparse.printer import table_save_lines
 from shim.commands import Effect, Outcome, permission_denied, run
 from shim.protocol import AGENT_SOCKET, MessageTooLarge, max_request, receive_message, send_message
 from shim.state import STATE_ROOT, StateStore, state_folder
@@ -207,6 +208,12 @@ class Agent:
         if op == "status":
             with self.state_lock:
                 return {"status": self.status()}
+        if op in ("import", "export"):
+            try:
+                return self.take_over() if op == "import" else self.hand_back()
+            except Exception as error:  # nothing half-done is published: see the methods
+                log.exception("%s failed", op)
+                return {"error": str(error)}
         if op == "stop":
             self.stop(bool(request.get("forget")))
             return {"stopped": True}
@@ -224,6 +231,59 @@ class Agent:
                 return self.commit(request, effect)
         finally:
             host.release()
+
+    def take_over(self) -> dict[str, Any]:
+        """``bpftables import`` (shim.takeover): the kernel's legacy tables, counters and
+        connections become bpftables', then the kernel's tables are emptied."""
+        from shim import takeover
+
+        lock = XtablesLock(DEFAULT_LOCKFILE)
+        lock.acquire(None, None)  # no iptables-legacy writer between reading and emptying
+        try:
+            with self.state_lock:
+                text = takeover.kernel_save()
+                tables = takeover.saved_tables(text)
+                effect = run("iptables-restore", ["--counters"], text,
+                             ReplayHost(self.ruleset, "/"))
+                if effect.outcome.exit_code != 0 or effect.ruleset is None:
+                    raise RuntimeError(f"the kernel's rules do not load: "
+                                       f"{effect.outcome.stderr.strip()}")
+                connections = takeover.kernel_connections()
+                seeded = 0
+                if self.datapath is not None and connections:
+                    seeded = self.datapath.enforcer.add_connections(connections)
+                outcome = self.commit({"program": "iptables-restore", "argv": ["--counters"],
+                                       "stdin": text, "cwd": "/"}, effect)
+                if outcome.exit_code != 0:
+                    raise RuntimeError(outcome.stderr.strip())
+                takeover.kernel_restore(takeover.empty_tables_text(tables))
+        finally:
+            lock.release()
+        return {"tables": tables, "rules": sum(
+            len(chain.rules) for name in tables
+            for chain in self.ruleset.table(name).chains.values()), "connections": seeded}
+
+    def hand_back(self) -> dict[str, Any]:
+        """``bpftables export``: the rule set and its counters into the kernel's legacy
+        tables; then this agent stops and forgets (programs off the links, pins and state
+        removed)."""
+        from shim import takeover
+
+        lock = XtablesLock(DEFAULT_LOCKFILE)
+        lock.acquire(None, None)
+        try:
+            with self.state_lock:
+                tables = list(self.ruleset.tables)
+                text = "".join(
+                    line + "\n" for name in tables
+                    for line in table_save_lines(self.counted(name), counters=True))
+                takeover.kernel_restore(text, "--counters")
+                # the programs come off the links (they would route around the kernel's
+                # rules), pins and state go: this agent's work is done
+                self.stop(forget=True)
+        finally:
+            lock.release()
+        return {"tables": tables, "stopped": True}
 
     def status(self) -> dict[str, Any]:
         tables = {name: {"chains": len(table.chains),
