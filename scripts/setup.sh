@@ -48,4 +48,17 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.cfg -nt "$sta
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
 fi
+# The drop-in commands start faster without site-packages and pip's editable-install finder
+# (some 30 ms of imports): the same entry point, launched with -S and the repo on sys.path.
+launcher=.venv/bin/bpftables-multi
+cat > "$launcher.tmp" <<EOF
+#!$here/.venv/bin/python -S
+# bpftables-multi (written by scripts/setup.sh): shim.multi without site-packages
+import sys
+sys.path.insert(0, "$here")
+from shim.multi import main
+sys.exit(main())
+EOF
+chmod 755 "$launcher.tmp"
+mv "$launcher.tmp" "$launcher"
 echo "setup: ready (.venv)"

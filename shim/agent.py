@@ -14,7 +14,9 @@ carries one request, served in its own thread:
   run it, nothing changes and the caller is told why.
 
 Environment: BPFTABLES_DATAPATH=off runs without eBPF (the rule set and commands only: for
-tests of command semantics); BPFTABLES_STATE_ROOT moves the state folders.
+tests of command semantics); BPFTABLES_STATE_ROOT moves the state folders. In a namespace with
+hardware links (a machine's own, not a container's or a test's) the datapath runs only with
+BPFTABLES_ENFORCE_HOST=1: taking a machine's NICs over is an explicit step.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class Agent:
         self.served = 0
         self.last_error: str | None = None
         self.stopping = threading.Event()
+        self.datapath_off_reason: str | None = None
         if self.datapath is not None:
             self.datapath.apply(self.ruleset)
 
@@ -295,6 +298,7 @@ class Agent:
             "journal_seq": self.store.seq, "snapshot_seq": self.store.snapshot_seq,
             "tables": tables, "last_error": self.last_error,
             "datapath": self.datapath.status() if self.datapath is not None else None,
+            "datapath_off": self.datapath_off_reason,
         }
 
     def stop(self, forget: bool) -> None:
@@ -354,11 +358,24 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         **({"stream": sys.stderr} if args.foreground else {"filename": folder / "agent.log"}))
     datapath = None
+    off_reason = "BPFTABLES_DATAPATH=off"
     if os.environ.get("BPFTABLES_DATAPATH", "on") != "off":
-        from shim.namespace import NamespaceDatapath
+        from pyroute2 import IPRoute
 
-        datapath = NamespaceDatapath()
+        from shim.namespace import NamespaceDatapath, hardware_links
+
+        with IPRoute() as ipr:
+            nics = hardware_links(ipr)
+        if nics and os.environ.get("BPFTABLES_ENFORCE_HOST") != "1":
+            # a machine's own namespace: taking its NICs over is the operator's decision
+            off_reason = (f"hardware links ({', '.join(nics)}): set BPFTABLES_ENFORCE_HOST=1 "
+                          "to enforce here")
+            log.warning("links %s are hardware: running without the datapath (set "
+                        "BPFTABLES_ENFORCE_HOST=1 to enforce here)", ", ".join(nics))
+        else:
+            datapath = NamespaceDatapath()
     agent = Agent(folder, datapath)
+    agent.datapath_off_reason = off_reason if datapath is None else None
     log.info("agent %d serving in %s (datapath %s)", os.getpid(), folder,
              "on" if datapath is not None else "off")
     agent.store.snapshot_loop(lambda: (agent.ruleset, agent.store.seq), agent.state_lock)

@@ -79,7 +79,7 @@ def command_status(args: argparse.Namespace) -> int:
         out.append(f"table {name}: {table['chains']} chains, {table['rules']} rules")
     datapath = status["datapath"]
     if datapath is None:
-        out.append("datapath: off (BPFTABLES_DATAPATH=off)")
+        out.append(f"datapath: off ({status.get('datapath_off')})")
     else:
         out.append(f"datapath: generation {datapath['generation']}, {datapath['compiles']} "
                    f"compiles, {datapath['applies']} applies, last {datapath['last_apply_ms']} "

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
-from typing import Any
 
 from shim.protocol import AGENT_SOCKET, receive_message, send_message
 
@@ -34,15 +32,6 @@ def _connect_once() -> socket.socket | None:
     return sock
 
 
-def start_agent() -> subprocess.Popen[bytes]:
-    """The agent, detached from this command: its own session, no inherited pipes (a caller
-    capturing our output must see EOF when we exit)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "shim.agent"], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        close_fds=True)
-
-
 def connect(start: bool = True) -> socket.socket:
     """A connection to the namespace's agent; started first when ``start`` and none listens."""
     sock = _connect_once()
@@ -50,7 +39,14 @@ def connect(start: bool = True) -> socket.socket:
         if sock is None:
             raise AgentUnavailable("no bpftables agent runs in this network namespace")
         return sock
-    process = start_agent()
+    import subprocess  # only here: the commands' common path never needs it
+
+    # detached from this command: its own session, no inherited pipes (a caller capturing
+    # our output must see EOF when we exit)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shim.agent"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        close_fds=True)
     deadline = time.monotonic() + AGENT_START_TIMEOUT
     while time.monotonic() < deadline:
         sock = _connect_once()
@@ -64,7 +60,7 @@ def connect(start: bool = True) -> socket.socket:
     raise AgentUnavailable("the bpftables agent did not start listening in time")
 
 
-def call(message: dict[str, Any], start: bool = True) -> dict[str, Any]:
+def call(message: dict[str, object], start: bool = True) -> dict[str, object]:
     """Send one request to the agent and return its reply."""
     with connect(start) as sock:
         send_message(sock, message)

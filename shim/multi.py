@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         reply = client.call(request, start=client.is_root())
     except client.AgentUnavailable as error:
         if not client.is_root():
+            import site
+
+            site.main()  # the fast launcher starts without site-packages (scripts/setup.sh)
             from shim.commands import permission_denied
 
             lockfile = request["lockfile"] or "/run/xtables.lock"

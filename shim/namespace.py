@@ -58,6 +58,18 @@ def read_links(ipr: IPRoute) -> Links:
     return Links(tuple(interfaces), tuple(local))
 
 
+def hardware_links(ipr: IPRoute) -> list[str]:
+    """Links with no virtual kind (a NIC, not a veth, bridge, dummy, ...): a namespace that
+    has them is a machine's own, whose traffic bpftables takes over only when asked."""
+    found = []
+    for link in ipr.get_links():
+        name = link.get_attr("IFLA_IFNAME")
+        info = link.get_attr("IFLA_LINKINFO")
+        if name != "lo" and (info is None or not info.get_attr("IFLA_INFO_KIND")):
+            found.append(name)
+    return found
+
+
 class NamespaceDatapath:
     """The rule set of this process's network namespace, enforced by eBPF on its links."""
 

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import struct
-from typing import Any
 
 AGENT_SOCKET = "\0bpftables-agent"
 # The largest request the agent reads. kube-proxy's full restore of 50,000 services with 3
@@ -29,7 +28,7 @@ def max_request() -> int:
     return int(os.environ.get("BPFTABLES_MAX_REQUEST", MAX_REQUEST_DEFAULT))
 
 
-def send_message(sock: socket.socket, message: dict[str, Any]) -> None:
+def send_message(sock: socket.socket, message: dict[str, object]) -> None:
     data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogateescape")
     sock.sendall(_LENGTH.pack(len(data)) + data)
 
@@ -46,7 +45,7 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive_message(sock: socket.socket, limit: int | None = None) -> dict[str, Any]:
+def receive_message(sock: socket.socket, limit: int | None = None) -> dict[str, object]:
     """One message; MessageTooLarge (nothing read beyond the length) when it exceeds ``limit``."""
     (size,) = _LENGTH.unpack(_receive_exactly(sock, _LENGTH.size))
     if limit is not None and size > limit:
