@@ -161,6 +161,28 @@ def test_rules_are_enforced_counted_and_survive_the_agent(
     assert _delivered(topo) == 3
 
 
+def test_counters_are_the_datapaths_and_zeroed_by_z(
+        routed: tuple[Topology, BpftablesCommands]) -> None:
+    topo, commands = routed
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [7:700]\n:OUTPUT ACCEPT [0:0]\n"
+            f"[5:500] -A FORWARD -s {CLIENT_ADDR}/32 -p udp -j ACCEPT\nCOMMIT\n")
+    assert commands.restore(text, "--counters").code == 0
+    assert _delivered(topo) == 3
+    saved = commands.save(counters=True)
+    assert f"[8:611] -A FORWARD -s {CLIENT_ADDR}/32 -p udp -j ACCEPT" in saved  # 5 + 3 packets
+    assert ":FORWARD ACCEPT [7:700]" in saved
+    assert commands.iptables("-Z", "FORWARD", "1").code == 0
+    assert "[0:0] -A FORWARD" in commands.save(counters=True)
+    assert _delivered(topo, 2) == 2
+    listing = commands.iptables("-L", "FORWARD", "-v", "-x", "-n").out.splitlines()
+    assert listing[2].split()[:2] == ["2", "74"]
+    zeroed = commands.iptables("-L", "FORWARD", "-Z", "-v", "-x", "-n").out.splitlines()
+    assert zeroed[0].startswith("Chain FORWARD")  # as iptables-legacy: that chain only
+    assert zeroed[2].split()[:2] == ["2", "74"]  # listed, then zeroed
+    assert zeroed[3] == "Zeroing chain `FORWARD'"
+    assert "[0:0] -A FORWARD" in commands.save(counters=True)
+
+
 def test_new_links_are_attached(routed: tuple[Topology, BpftablesCommands]) -> None:
     topo, commands = routed
     assert commands.iptables("-A", "INPUT", "-p", "udp", "-j", "DROP").code == 0
