@@ -36,7 +36,6 @@ fi
 echo "== 4. What the compiler makes of it (bpftables translate): lookups and families"
 $PY -m shim.cli translate "$work/rules" | sed -n '/^\*nat/,$p' | sed 's/^/     /'
 if [ "$(id -u)" = 0 ]; then
-  echo "== 5. The eBPF datapath: client -- node -- server namespaces; the node's rules run in bpftables only"
+  echo "== 5. Drop-in commands and the eBPF datapath: client -- node -- server namespaces"
   $PY scripts/demo_datapath.py
 fi
-echo "== Not yet: the drop-in iptables, iptables-save and iptables-restore commands (issue 6)."

@@ -1,14 +1,18 @@
-"""make demo, part 2: a kube-proxy rule set enforced by bpftables' datapath alone, with traffic.
+"""make demo, part 2: a kube-proxy rule set fed to bpftables' drop-in commands, with traffic.
 
-Three throwaway network namespaces (client -- node -- server, veth pairs, 198.18.0.0/15 only);
-the node's netfilter stays empty: its rules run in the eBPF programs bpftables compiles. The
-client opens connections to a service; the server side shows which endpoint each reached.
-Then kube-proxy adds a service the way it does (a partial ``--noflush`` restore): a few map
-writes, no compile, and the new service answers at once. Everything is removed at the end.
+Three throwaway network namespaces (client -- node -- server, veth pairs, 198.18.0.0/15 only).
+The node's rules go in the way kube-proxy sends them (``iptables-restore -w 5 --noflush
+--counters`` through bpftables-multi); its agent runs them in eBPF and the node's netfilter
+stays empty. The client opens connections to a service; the server side shows which endpoint
+each reached; ``iptables -L -v`` shows the datapath's counters. kube-proxy then adds a service
+(a partial restore): a few map writes, no compile. Last, side by side: ``bpftables export``
+hands the same rules to iptables-legacy and the same traffic runs through the kernel.
+Everything is removed at the end.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -26,13 +30,7 @@ from bench.kube_gen import (  # noqa: E402
     restore_text,
     service_name,
 )
-from bpf.bpffs import ensure_bpffs, remove_tree  # noqa: E402
-from bpf.enforcer import Enforcer, Interface, ipv4_of  # noqa: E402
-from bpf.ruledata import Environment  # noqa: E402
-from iptparse.grammar.restore import RestoreOptions, Restorer  # noqa: E402
-from iptparse.model import Ruleset  # noqa: E402
-from translator.compile import Compiler  # noqa: E402
-from translator.shape import ShapeAnalyzer  # noqa: E402
+from bpf.bpffs import ensure_bpffs  # noqa: E402
 
 SHAPE = dict(endpoints=3, cluster_base="198.19.0.0", endpoint_base="198.19.128.0",
              pod_cidr="198.19.128.0/17")
@@ -40,12 +38,6 @@ SHAPE = dict(endpoints=3, cluster_base="198.19.0.0", endpoint_base="198.19.128.0
 
 def run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
-
-
-def ifindex(netns: str, name: str) -> int:
-    out = subprocess.run(["ip", "-n", netns, "-o", "link", "show", name], check=True,
-                         capture_output=True, text=True).stdout
-    return int(out.split(":", 1)[0])
 
 
 def syn(source_port: int, destination: str) -> bytes:
@@ -85,11 +77,34 @@ def connections(client: str, server: str, destination: str, count: int,
     return reached
 
 
+MULTI = Path(sys.executable).parent / "bpftables-multi"
+
+
+class NodeCommands:
+    """bpftables' commands in the node namespace."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+
+    def run(self, program: str, *args: str, stdin: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.netns, str(MULTI), program, *args],
+                              input=stdin, capture_output=True, text=True, check=True)
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(["ip", "netns", "exec", self.netns,
+                               str(MULTI.with_name("bpftables")), *args],
+                              capture_output=True, text=True, check=True).stdout
+
+
+def show(reached: Counter[str]) -> None:
+    for where, count in sorted(reached.items()):
+        print(f"     {count:3d}  {where}")
+
+
 def main() -> int:
     tag = uuid.uuid4().hex[:6]
     client, node, server = (f"bpft-demo-{role}{tag}" for role in "cns")
-    pins = None
-    enforcer = None
     try:
         for netns in (client, node, server):
             run("ip", "netns", "add", netns)
@@ -108,63 +123,61 @@ def main() -> int:
         for last in range(1, 64):  # the endpoints live on the server
             run("ip", "-n", server, "addr", "add", f"198.19.128.{last}/32", "dev", "s0")
         run("ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        ensure_bpffs()  # from here: the agent's pins must outlive it
         # the client's and server's own kernels stay quiet (no resets for our raw SYNs)
         for netns in (client, server):
             run("ip", "netns", "exec", netns, "iptables-legacy", "-A", "OUTPUT", "-p", "tcp",
                 "--tcp-flags", "RST", "RST", "-j", "DROP")
 
-        restorer, compiler, analyzer = Restorer(), Compiler(), ShapeAnalyzer()
+        node_cmd = NodeCommands(node)
         text = restore_text(ClusterShape(20, **SHAPE), jumps=True)
-        ruleset = restorer.restore(text, Ruleset(), RestoreOptions())
-        interfaces = [Interface("n0", ifindex(node, "n0"), ipv4_of("198.18.0.1")),
-                      Interface("n1", ifindex(node, "n1"), ipv4_of("198.18.1.1"))]
-        env = Environment({i.name: i.index for i in interfaces})
-        local = [i.address for i in interfaces if i.address is not None]
-        ensure_bpffs()
-        enforcer = Enforcer(node)
-        pins = enforcer.pin_dir
-        start = time.perf_counter()
-        plan = compiler.compile(ruleset)
-        enforcer.apply(plan, analyzer.analyze(plan), env, interfaces, local)
-        print(f"   20 services x 3 endpoints ({len(text.splitlines())} restore lines): compiled "
-              f"and attached in {time.perf_counter() - start:.1f} s, {enforcer.last_writes} map "
-              "writes; the node's netfilter tables are empty")
-        ids = enforcer.program_ids()
-        print(f"   programs on the node: {', '.join(f'{i}/{h}' for i, h in sorted(ids))}")
-        print("   30 new connections from the client to the first service 198.19.0.1:80 reach:")
-        for where, count in sorted(connections(client, server, "198.19.0.1", 30,
-                                               20000).items()):
-            print(f"     {count:3d}  {where}")
-        counters = enforcer.counters()
         svc = "KUBE-SVC-" + chain_suffix(service_name(0), "tcp")
-        hits = {key: value for key, value in counters.items()
-                if key[1] == svc and value[0]}
-        print(f"   counters of {svc} (the first service's chain), as iptables -L -v shows them:")
-        for (table, chain, number), (packets, octets) in sorted(hits.items()):
-            print(f"     {table} {chain} rule {number}: {packets} packets, {octets} bytes")
+        print(f"   node {node}: its rules go through bpftables' drop-in commands "
+              f"({MULTI.name} as iptables-restore, iptables)")
+        start = time.perf_counter()
+        done = node_cmd.run("iptables-restore", "-w", "5", "--noflush", "--counters",
+                            stdin=text)
+        print(f"   iptables-restore -w 5 --noflush --counters ({len(text.splitlines())} lines, "
+              f"20 services x 3 endpoints): exit {done.returncode} in "
+              f"{time.perf_counter() - start:.1f} s (the agent started and compiled the "
+              "datapath); the node's netfilter tables stay empty")
+        status = json.loads(node_cmd.cli("status", "--json"))
+        print("   bpftables status: programs " + ", ".join(
+            f"{prog_id} on {where}" for where, prog_id in status["datapath"]["programs"].items()))
+        print("   30 new connections from the client to the first service 198.19.0.1:80 reach:")
+        show(connections(client, server, "198.19.0.1", 30, 20000))
+        print(f"   iptables -t nat -L {svc} -v -n (the datapath's counters):")
+        listing = node_cmd.run("iptables", "-t", "nat", "-L", svc, "-v", "-n").stdout
+        print("".join(f"     {line}\n" for line in listing.splitlines()), end="")
 
         text = partial_sync_text(ClusterShape(21, **SHAPE), {service_name(20)})
-        ruleset = restorer.restore(text, ruleset, RestoreOptions(noflush=True, counters=True))
         start = time.perf_counter()
-        plan = compiler.compile(ruleset)
-        compiled = enforcer.compiles
-        enforcer.apply(plan, analyzer.analyze(plan), env, interfaces, local,
-                       compiler.last_changes)
-        print(f"   kube-proxy adds a 21st service (partial --noflush restore): "
-              f"{enforcer.last_writes} map writes in {1000 * (time.perf_counter() - start):.0f} "
-              f"ms, compiled again: {'yes' if enforcer.compiles > compiled else 'no'}, "
-              f"programs unchanged: {'yes' if enforcer.program_ids() == ids else 'no'}")
+        node_cmd.run("iptables-restore", "-w", "5", "--noflush", "--counters", stdin=text)
+        elapsed = time.perf_counter() - start
+        after = json.loads(node_cmd.cli("status", "--json"))["datapath"]
+        print(f"   kube-proxy adds a 21st service (a partial --noflush restore): "
+              f"{1000 * elapsed:.0f} ms for the command, {after['last_map_writes']} map writes, "
+              f"compiled again: "
+              f"{'yes' if after['compiles'] > status['datapath']['compiles'] else 'no'}")
         print("   10 new connections to it (198.19.0.21:80) reach:")
-        for where, count in sorted(connections(client, server, "198.19.0.21", 10,
-                                               30000).items()):
-            print(f"     {count:3d}  {where}")
+        show(connections(client, server, "198.19.0.21", 10, 30000))
+
+        print("== 6. Side by side: the same rules handed to iptables-legacy (bpftables export)")
+        node_cmd.cli("export")
+        print("   the node's kernel tables hold the rules now; bpftables' programs are off "
+              "the links")
+        print("   the same 30 connections to 198.19.0.1:80 reach:")
+        show(connections(client, server, "198.19.0.1", 30, 40000))
+        print(f"   iptables-legacy -t nat -L {svc} -v -n (the kernel's counters):")
+        listing = subprocess.run(["ip", "netns", "exec", node, "iptables-legacy", "-t", "nat",
+                                  "-L", svc, "-v", "-n"], capture_output=True, text=True,
+                                 check=True).stdout
+        print("".join(f"     {line}\n" for line in listing.splitlines()), end="")
     finally:
-        if enforcer is not None:
-            enforcer.close()
+        subprocess.run(["ip", "netns", "exec", node, str(MULTI.with_name("bpftables")), "agent",
+                        "stop", "--forget"], capture_output=True, check=False)
         for netns in (client, node, server):
             subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
-        if pins is not None:
-            remove_tree(pins)
     return 0
 
 
