@@ -118,6 +118,7 @@ class Command:
     wait: float | None = None  # seconds for -w; math.inf when -w has no value
     warnings: tuple[str, ...] = ()
     wait_interval: int | None = None  # -W microseconds (deprecated: accepted, changes nothing)
+    counters: Counters | None = None  # -c PKTS BYTES (of -P; rules carry their own)
 
 
 @dataclass(slots=True)
@@ -591,7 +592,7 @@ class _Parser:
         return Command(
             self.command, self.table, self.chain, self.rulenum, rules, self.argument, self.zero,
             self.verbose, "n" in self.options, "x" in self.options, "0" in self.options,
-            self.wait, tuple(self.warnings), self.wait_interval,
+            self.wait, tuple(self.warnings), self.wait_interval, self.counters,
         )
 
     def _check_options(self) -> None:
