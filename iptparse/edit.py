@@ -26,6 +26,7 @@ BAD_POLICY = "Bad policy name. Run `dmesg' for more information"
 BAD_RULE = "Bad rule (does a matching rule exist in that chain?)"
 INVALID = "Invalid argument. Run `dmesg' for more information"
 FILE_EXISTS = "File exists"
+CHAIN_LABEL_SIZE = 32  # ipt_chainlabel: a name and its NUL
 
 
 class TableError(OtherProblem):
@@ -225,6 +226,8 @@ class TableDraft:
         chain = self._chain(old)
         if chain.builtin:
             raise TableError(NO_CHAIN)
+        if len(new) >= CHAIN_LABEL_SIZE:
+            raise TableError(INVALID)
         rules = self.rules(old)
         del self._chains[old]
         del self._rules[old]

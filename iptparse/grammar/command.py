@@ -554,7 +554,9 @@ class _Parser:
             self.argument = self._take_positional()
             if self.argument is None:
                 raise ParameterProblem("-E requires old-chain-name and new-chain-name")
-            _check_new_chain_name(self.argument)
+            # -E checks only the new name's form: a clash with a target is libiptc's EEXIST
+            # (ACCEPT...) or allowed (DNAT), as iptables-legacy 1.8.9 does
+            _check_new_chain_name(self.argument, targets=False)
         elif letter == "P":
             self.argument = self._take_positional()
             if self.argument is None:
@@ -580,6 +582,9 @@ class _Parser:
             raise ParameterProblem("no command specified")
         if self.invert:
             raise ParameterProblem("nothing appropriate following !")
+        if self.chain is not None and len(self.chain) >= XT_EXTENSION_MAXNAMELEN:
+            raise ParameterProblem(f"chain name `{self.chain}' too long (must be under "
+                                   f"{XT_EXTENSION_MAXNAMELEN} chars)")
         target = self._target(target_options)
         rules: tuple[Rule, ...] = ()
         if self.command in "ACDIR":
@@ -754,9 +759,11 @@ def check_target_name(name: str) -> str:
     return name
 
 
-def _check_new_chain_name(name: str) -> None:
+def _check_new_chain_name(name: str, targets: bool = True) -> None:
     if name[:1] in ("-", "!"):
         raise ParameterProblem(f"chain name not allowed to start with `{name[0]}'")
+    if not targets:
+        return
     if find_target(name) is not None or name in STANDARD_TARGETS:
         raise ParameterProblem("chain name may not clash with target name")
     if len(name) >= XT_EXTENSION_MAXNAMELEN:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,7 @@ def check_scenario(legacy: Legacy, steps: list[Step]) -> None:
         assert ours == real, f"{program} {words!r} stdin={stdin!r}"
 
 
+LONG = "a" * 29  # one more than a chain name may have
 RULES_FILE = "*filter\n:INPUT ACCEPT [1:2]\n-A INPUT -s 198.18.0.1 -j ACCEPT\nCOMMIT\n"
 
 SCENARIOS: dict[str, list[Step]] = {
@@ -230,6 +233,41 @@ SCENARIOS: dict[str, list[Step]] = {
         ("iptables-restore", "-v --noflush", "*filter\n-A INPUT -g BAR\nCOMMIT\n"),
         ("iptables-restore", "-v -T nat", "*filter\n-A INPUT -j ACCEPT\nCOMMIT\n*nat\nCOMMIT\n"),
     ],
+    "absent rules and libiptc errors": [
+        ("iptables", "-N KX", ""), ("iptables", "-C INPUT -j KX", ""),
+        ("iptables", "-D INPUT -g KX", ""), ("iptables", "-C INPUT -p tcp", ""),
+        ("iptables", "-C INPUT -p tcp -j ACCEPT", ""), ("iptables", "-D INPUT -p tcp -j DROP", ""),
+        ("iptables", "-C INPUT -p tcp -j REJECT", ""), ("iptables", "-D NOPE -j KX", ""),
+        ("iptables", "-D NOPE -j ACCEPT", ""), ("iptables", "-D NOPE 1", ""),
+        ("iptables", "-I NOPE -j ACCEPT", ""), ("iptables", "-R NOPE 1 -j ACCEPT", ""),
+        ("iptables", "-P NOPE ACCEPT", ""), ("iptables", "-P KX ACCEPT", ""),
+        ("iptables", "-E KX ACCEPT", ""), ("iptables", "-E KX KX", ""),
+        ("iptables", "-E NOPE KX", ""), ("iptables", "-t nat -C PREROUTING -j DNAT "
+                                                     "--to-destination 198.18.0.1", ""),
+        ("iptables", "-A INPUT -j KX", ""), ("iptables", "-A KX -j INPUT", ""),
+        ("iptables", "-A KX -j KX", ""), ("iptables", "-X KX", ""), ("iptables", "-F KX", ""),
+    ],
+    "chain names": [
+        ("iptables", "-N KX", ""), ("iptables", "-E KX DNAT", ""), ("iptables", "-E DNAT DROP", ""),
+        ("iptables", f"-E DNAT {LONG}", ""), ("iptables", f"-E {LONG[:28]}b {LONG}bb", ""),
+        ("iptables", f"-E {LONG} {LONG}", ""), ("iptables", f"-E DNAT {LONG}bbb", ""),
+        ("iptables", f"-A {LONG} -j ACCEPT", ""), ("iptables", f"-L {LONG}", ""),
+        ("iptables", "-N ACCEPT", ""), ("iptables", "-N QUEUE", ""), ("iptables", "-E DNAT !x", ""),
+        ("iptables", f"-E DNAT {LONG[:28]}", ""), ("iptables", "-S", ""),
+    ],
+    "policy counters by commands": [
+        ("iptables-restore", "-c", "*filter\n:INPUT ACCEPT [3:4]\n:FORWARD DROP [5:6]\n"
+                                   ":OUTPUT ACCEPT [7:8]\nCOMMIT\n*nat\n:INPUT ACCEPT [9:9]\n"
+                                   "COMMIT\n"),
+        ("iptables-save", "-c", ""), ("iptables", "-P FORWARD DROP -c 11 12", ""),
+        ("iptables-save", "-c", ""), ("iptables", "-C INPUT -j ACCEPT", ""),
+        ("iptables", "-L -v", ""), ("iptables-save", "-c", ""), ("iptables", "-N X", ""),
+        ("iptables-save", "-c", ""), ("iptables", "-P INPUT ACCEPT -c 1 2", ""),
+        ("iptables-restore", "-c --noflush --test", "*filter\n:OUTPUT DROP [1:1]\nCOMMIT\n"),
+        ("iptables-save", "-c", ""), ("iptables-restore", "-c --noflush",
+                                      "*filter\n:OUTPUT DROP [1:1]\nCOMMIT\n"),
+        ("iptables-save", "-c", ""),
+    ],
     "kube-proxy restores 04 to 09": [
         ("iptables", "-w 5 -N KUBE-PROXY-CANARY -t mangle", ""),
         ("iptables", "-w 5 -N KUBE-PROXY-CANARY -t nat", ""),
@@ -341,13 +379,20 @@ NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 
 @pytest.mark.parametrize("openable", [False, True], ids=["lock-0600", "lock-0644"])
 def test_non_root_like_legacy(legacy: Legacy, openable: bool) -> None:
-    legacy.lock_file.touch()
-    os.chmod(legacy.lock_file, 0o644 if openable else 0o600)
-    os.chmod(legacy.cwd, 0o755)
-    for program, words, stdin in NON_ROOT_STEPS:
-        real = legacy.run(program, words.split(), stdin, prefix=NOBODY)
-        ours = permission_denied(program, words.split(), stdin, str(legacy.lock_file), openable)
-        assert ours == real, f"{program} {words!r} stdin={stdin!r}"
+    # a folder nobody may enter, for a lock file nobody may (0600) or may (0644) open
+    folder = Path(tempfile.mkdtemp(prefix="bpft-lock-"))
+    try:
+        os.chmod(folder, 0o755)
+        lock_file = folder / "xtables.lock"
+        lock_file.touch()
+        os.chmod(lock_file, 0o644 if openable else 0o600)
+        nobody = replace(legacy, lock_file=lock_file, cwd=folder)
+        for program, words, stdin in NON_ROOT_STEPS:
+            real = nobody.run(program, words.split(), stdin, prefix=NOBODY)
+            ours = permission_denied(program, words.split(), stdin, str(lock_file), openable)
+            assert ours == real, f"{program} {words!r} stdin={stdin!r}"
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_save_header_is_ctime() -> None:
