@@ -95,6 +95,7 @@ class CommandHost(Protocol):
 
     ruleset: Ruleset  # committed rules; model counters are the base counters
     cwd: str  # the caller's working directory (a restore FILE argument is relative to it)
+    ipsets: frozenset[str] | None  # the ipsets that exist, for -m set (None: any name)
 
     def counted(self, table: str) -> Table:
         """That table with the counters to show (base + datapath)."""
@@ -113,6 +114,7 @@ class MemoryHost:
     ruleset: Ruleset = field(default_factory=Ruleset)
     cwd: str = "/"
     lock_file: str = DEFAULT_LOCK_PATH
+    ipsets: frozenset[str] | None = None
     _lock: XtablesLock | None = field(default=None, init=False, repr=False)
 
     def counted(self, table: str) -> Table:
@@ -220,7 +222,7 @@ def rule_print_text(rule: Rule) -> str:
 def _iptables(argv: list[str], stdin: str, host: CommandHost) -> Effect:
     del stdin
     try:
-        command = parse_command(argv, "filter")
+        command = parse_command(argv, "filter", ipsets=host.ipsets)
     except IptablesError as error:
         return Effect(Outcome("", _warnings(error.warnings) + error_text(error), error.exit_code))
     warnings = _warnings(command.warnings)
