@@ -17,10 +17,10 @@ What the oracle showed and this reproduces:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -49,8 +49,6 @@ from iptparse.printer import (
 )
 from iptparse.validate import validate_table
 from shim.xtables_lock import DEFAULT_LOCK_PATH, LockFailed, XtablesLock
-
-log = logging.getLogger(__name__)
 
 PROGRAMS = ("iptables", "iptables-save", "iptables-restore")
 
@@ -784,19 +782,21 @@ def _declared_chains(lines: list[str], table: str, stop: int | None) -> set[str]
 def _new_rule_numbers(old: Chain | None, new: Chain) -> list[int]:
     """Positions (1-based) of ``new``'s rules that are not ``old``'s rules carried over.
 
-    A rule carried over is the same object, in the same relative order.
+    A rule carried over is the same object, in the same relative order (what a restore keeps
+    of a chain it did not flush).
     """
     if old is None:
         return list(range(1, len(new.rules) + 1))
-    kept = old.rules
+    positions: dict[int, list[int]] = {}
+    for index, rule in enumerate(old.rules):
+        positions.setdefault(id(rule), []).append(index)
     numbers: list[int] = []
     at = 0
     for number, rule in enumerate(new.rules, 1):
-        probe = at
-        while probe < len(kept) and kept[probe] is not rule:
-            probe += 1
-        if probe < len(kept):
-            at = probe + 1
+        candidates = positions.get(id(rule), ())
+        found = bisect_left(candidates, at)
+        if found < len(candidates):
+            at = candidates[found] + 1
         else:
             numbers.append(number)
     return numbers
