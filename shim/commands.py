@@ -94,6 +94,7 @@ class CommandHost(Protocol):
     ruleset: Ruleset  # committed rules; model counters are the base counters
     cwd: str  # the caller's working directory (a restore FILE argument is relative to it)
     ipsets: frozenset[str] | None  # the ipsets that exist, for -m set (None: any name)
+    restorer: Restorer  # one per agent: its line cache makes a repeated restore cheap
 
     def counted(self, table: str) -> Table:
         """That table with the counters to show (base + datapath)."""
@@ -113,6 +114,7 @@ class MemoryHost:
     cwd: str = "/"
     lock_file: str = DEFAULT_LOCK_PATH
     ipsets: frozenset[str] | None = None
+    restorer: Restorer = field(default_factory=Restorer, repr=False)
     _lock: XtablesLock | None = field(default=None, init=False, repr=False)
 
     def counted(self, table: str) -> Table:
@@ -658,23 +660,44 @@ def _first_table_line(lines: list[str]) -> tuple[int | None, bool]:
     return None, False
 
 
-def _reached_tables(lines: list[str], stop: int | None, options: RestoreOptions) -> list[str]:
-    """Tables whose ``*table`` line was reached (before line number ``stop``), in order."""
-    names: list[str] = []
-    in_table = False
-    for number, raw in enumerate(lines, 1):
-        if stop is not None and number > stop:
-            break
-        if raw == "COMMIT\n":
-            in_table = False
-        elif raw[:1] == "*" and not in_table:
+@dataclass
+class _RestoreScan:
+    """What a restore's lines did, up to the line it stopped at (None: all of them)."""
+
+    reached: list[str] = field(default_factory=list)  # tables whose *table line was reached
+    committed: list[str] = field(default_factory=list)  # tables whose COMMIT was reached
+    declared: dict[str, set[str]] = field(default_factory=dict)  # table -> chain lines
+
+
+def _scan_restore(lines: list[str], stop: int | None, options: RestoreOptions) -> _RestoreScan:
+    """One pass over the lines, following iptables-restore's table state (-T skips tables)."""
+    scan = _RestoreScan()
+    current: str | None = None
+    declared: set[str] = set()
+    end = len(lines) if stop is None else min(stop, len(lines) + 1) - 1
+    for index in range(end):
+        raw = lines[index]
+        first = raw[:1]
+        if first == "-" or first == "[" or first == "#" or first == "\n":
+            continue
+        if first == ":":
+            if current is not None:
+                words = raw[1:].split(None, 1)
+                if words:
+                    declared.add(words[0])
+        elif raw == "COMMIT\n":
+            if current is not None:
+                scan.committed.append(current)
+            current = None
+        elif first == "*" and current is None:
             words = raw[1:].split()
             name = words[0] if words else ""
             if name in TABLE_BUILTINS and (options.table is None or options.table == name):
-                in_table = True
-                if name not in names:
-                    names.append(name)
-    return names
+                current = name
+                declared = scan.declared.setdefault(name, set())
+                if name not in scan.reached:
+                    scan.reached.append(name)
+    return scan
 
 
 def _restore(argv: list[str], stdin: str, host: CommandHost) -> Effect:
@@ -699,33 +722,34 @@ def _restore(argv: list[str], stdin: str, host: CommandHost) -> Effect:
         except LockFailed as failed:
             return Effect(Outcome("", err + failed.stderr, failed.exit_code))
     before = host.ruleset
-    restorer = Restorer()
     try:
-        after = restorer.restore(text, before, parsed.options)
+        after = host.restorer.restore(text, before, parsed.options)
     except RestoreError as error:
         found = _LINE_NUMBER.search(error.text)
         stop = int(found.group(1)) if found else None
-        ruleset = _with_tables(error.ruleset, _reached_tables(lines, stop, parsed.options))
-        restart = _restore_restarts(before, ruleset, lines, parsed.options, stop)
+        scan = _scan_restore(lines, stop, parsed.options)
+        ruleset = _with_tables(error.ruleset, scan.reached)
+        restart = _restore_restarts(before, ruleset, scan, parsed.options)
         stdout = (_restore_verbose(lines, before, parsed, stop, "failed" in error.text)
                   if parsed.verbose else "")
         return Effect(Outcome(stdout, err + error.text, error.exit_code),
                       _changed(before, ruleset), restart)
-    ruleset = _with_tables(after, _reached_tables(lines, None, parsed.options))
-    restart = _restore_restarts(before, ruleset, lines, parsed.options, None)
+    scan = _scan_restore(lines, None, parsed.options)
+    ruleset = _with_tables(after, scan.reached)
+    restart = _restore_restarts(before, ruleset, scan, parsed.options)
     stdout = _restore_verbose(lines, before, parsed, None, False) if parsed.verbose else ""
     return Effect(Outcome(stdout, err, 0), _changed(before, ruleset), restart)
 
 
-def _restore_restarts(before: Ruleset, after: Ruleset, lines: list[str],
-                      options: RestoreOptions, stop: int | None) -> tuple[CounterRestart, ...]:
+def _restore_restarts(before: Ruleset, after: Ruleset, scan: _RestoreScan,
+                      options: RestoreOptions) -> tuple[CounterRestart, ...]:
     """The datapath counts a restore's COMMITs replaced: whole tables it flushed; with
     ``--noflush``, the user chains it declared, every policy (a commit zeroes them) and the
     rules it added elsewhere."""
     if options.test:
         return ()
     restart: list[CounterRestart] = []
-    for name in _committed_tables(lines, stop, options):
+    for name in scan.committed:
         old = before.tables.get(name)
         table = after.tables.get(name)
         if table is None:
@@ -733,50 +757,21 @@ def _restore_restarts(before: Ruleset, after: Ruleset, lines: list[str],
         if not options.noflush or old is None:
             restart.append(CounterRestart(name))
             continue
-        declared = _declared_chains(lines, name, stop)
-        for chain in table.ordered_chains():
-            if chain.builtin:
-                restart.append(CounterRestart(name, chain.name, policy_only=True))
-            elif chain.name in declared:
+        declared = scan.declared.get(name, set())
+        old_chains = old.chains
+        for chain_name, chain in table.chains.items():
+            if chain.policy is not None:
+                restart.append(CounterRestart(name, chain_name, policy_only=True))
+            elif chain_name in declared:
                 # a user chain line flushes the chain: every rule in it is new
-                restart.append(CounterRestart(name, chain.name))
+                restart.append(CounterRestart(name, chain_name))
                 continue
-            restart.extend(CounterRestart(name, chain.name, rule=number)
-                           for number in _new_rule_numbers(old.chains.get(chain.name), chain))
+            previous = old_chains.get(chain_name)
+            if previous is not None and previous.rules is chain.rules:
+                continue
+            restart.extend(CounterRestart(name, chain_name, rule=number)
+                           for number in _new_rule_numbers(previous, chain))
     return tuple(restart)
-
-
-def _committed_tables(lines: list[str], stop: int | None, options: RestoreOptions) -> list[str]:
-    """Tables whose COMMIT line was reached (before line number ``stop``), in order."""
-    names: list[str] = []
-    current: str | None = None
-    for number, raw in enumerate(lines, 1):
-        if stop is not None and number >= stop:
-            break
-        if raw == "COMMIT\n" and current is not None:
-            if current in TABLE_BUILTINS and (options.table is None or options.table == current):
-                names.append(current)
-            current = None
-        elif raw[:1] == "*" and current is None:
-            words = raw[1:].split()
-            current = words[0] if words else ""
-    return names
-
-
-def _declared_chains(lines: list[str], table: str, stop: int | None) -> set[str]:
-    declared: set[str] = set()
-    current = None
-    for number, raw in enumerate(lines, 1):
-        if stop is not None and number > stop:
-            break
-        if raw[:1] == "*":
-            words = raw[1:].split()
-            current = words[0] if words else None
-        elif raw[:1] == ":" and current == table:
-            words = raw[1:].split()
-            if words:
-                declared.add(words[0])
-    return declared
 
 
 def _new_rule_numbers(old: Chain | None, new: Chain) -> list[int]:
