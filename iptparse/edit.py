@@ -26,6 +26,7 @@ BAD_POLICY = "Bad policy name. Run `dmesg' for more information"
 BAD_RULE = "Bad rule (does a matching rule exist in that chain?)"
 INVALID = "Invalid argument. Run `dmesg' for more information"
 FILE_EXISTS = "File exists"
+CHAIN_LABEL_SIZE = 32  # ipt_chainlabel: a name and its NUL
 
 
 class TableError(OtherProblem):
@@ -39,6 +40,15 @@ def _jump_name(rule: Rule) -> str | None:
     return target.name
 
 
+def _absent(rule: Rule) -> str:
+    """libiptc's message for a rule not found in an existing chain: a rule whose target is
+    an extension or a chain fails on that target's lookup first."""
+    target = rule.target
+    if target is None or (target.name in STANDARD_TARGETS and not target.goto):
+        return BAD_RULE
+    return NO_CHAIN
+
+
 class TableDraft:
     """A mutable working copy of a table (libiptc's handle)."""
 
@@ -47,6 +57,7 @@ class TableDraft:
         self._chains: dict[str, Chain] = dict(table.chains)
         self._rules: dict[str, list[Rule]] = {}  # chains changed so far, as lists
         self._refs: Counter[str] | None = None  # jump counts per chain, built on first use
+        self.policies_set: set[str] = set()  # built-in chains whose policy this draft set
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -148,16 +159,20 @@ class TableDraft:
         self._count(rules.pop(rulenum - 1), -1)
 
     def delete_rule(self, chain: str, rule: Rule) -> None:
+        if chain not in self._chains:
+            raise TableError(BAD_RULE)
         rules = self.rules(chain)
         try:
             index = rules.index(rule)
         except ValueError:
-            raise TableError(BAD_RULE) from None
+            raise TableError(_absent(rule)) from None
         self._count(rules.pop(index), -1)
 
     def check_rule(self, chain: str, rule: Rule) -> None:
-        if rule not in self._rules.get(chain, self._chain(chain).rules):
+        if chain not in self._chains:
             raise TableError(BAD_RULE)
+        if rule not in self._rules.get(chain, self._chain(chain).rules):
+            raise TableError(_absent(rule))
 
     # --- chain commands ---------------------------------------------------------------------
 
@@ -205,10 +220,13 @@ class TableDraft:
         self._rules.pop(name, None)
 
     def rename_chain(self, old: str, new: str) -> None:
-        chain = self._chain(old)
-        if new in self._chains:
+        # libiptc checks the new name first, and treats a built-in old name as missing
+        if new in self._chains or new in STANDARD_TARGETS:
             raise TableError(FILE_EXISTS)
+        chain = self._chain(old)
         if chain.builtin:
+            raise TableError(NO_CHAIN)
+        if len(new) >= CHAIN_LABEL_SIZE:
             raise TableError(INVALID)
         rules = self.rules(old)
         del self._chains[old]
@@ -225,10 +243,20 @@ class TableDraft:
                 ]
         self._refs = None
 
+    def commit_policies(self) -> None:
+        """What a commit does to policy counters: iptables-legacy 1.8.9 (libiptc) leaves every
+        built-in chain's policy counters at 0, traffic counts included, except those this
+        commit set (checked with the oracle, with real packets)."""
+        for name, chain in list(self._chains.items()):
+            if chain.builtin and name not in self.policies_set and chain.counters != ZERO_COUNTERS:
+                self._chains[name] = Chain(name, chain.policy, chain.rules, ZERO_COUNTERS)
+
     def set_policy(self, name: str, policy: str, counters: Counters | None = None) -> None:
-        chain = self._chain(name)
-        if not chain.builtin:
+        """``-P``: the policy, with its counters set (0 when not given)."""
+        chain = self._chains.get(name)
+        if chain is None or not chain.builtin:
             raise TableError(BAD_BUILTIN)
         if policy not in POLICIES:
             raise TableError(BAD_POLICY)
-        self._chains[name] = Chain(name, policy, chain.rules, counters or chain.counters)
+        self._chains[name] = Chain(name, policy, chain.rules, counters or ZERO_COUNTERS)
+        self.policies_set.add(name)

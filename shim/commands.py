@@ -17,16 +17,16 @@ What the oracle showed and this reproduces:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from iptparse.edit import TableDraft, TableError
-from iptparse.errors import VERSION, IptablesError, KernelRejection, ParameterProblem, error_text
+from iptparse.errors import VERSION, IptablesError, ParameterProblem, error_text
 from iptparse.extensions import find_target
 from iptparse.grammar.command import Command, parse_command
 from iptparse.grammar.restore import RestoreError, RestoreOptions, Restorer, apply_command
@@ -34,7 +34,6 @@ from iptparse.grammar.tokens import CHAIN_PROTOS
 from iptparse.model import (
     STANDARD_TARGETS,
     TABLE_BUILTINS,
-    ZERO_COUNTERS,
     Chain,
     Rule,
     Ruleset,
@@ -50,8 +49,6 @@ from iptparse.printer import (
 )
 from iptparse.validate import validate_table
 from shim.xtables_lock import DEFAULT_LOCK_PATH, LockFailed, XtablesLock
-
-log = logging.getLogger(__name__)
 
 PROGRAMS = ("iptables", "iptables-save", "iptables-restore")
 
@@ -96,6 +93,8 @@ class CommandHost(Protocol):
 
     ruleset: Ruleset  # committed rules; model counters are the base counters
     cwd: str  # the caller's working directory (a restore FILE argument is relative to it)
+    ipsets: frozenset[str] | None  # the ipsets that exist, for -m set (None: any name)
+    restorer: Restorer  # one per agent: its line cache makes a repeated restore cheap
 
     def counted(self, table: str) -> Table:
         """That table with the counters to show (base + datapath)."""
@@ -114,6 +113,8 @@ class MemoryHost:
     ruleset: Ruleset = field(default_factory=Ruleset)
     cwd: str = "/"
     lock_file: str = DEFAULT_LOCK_PATH
+    ipsets: frozenset[str] | None = None
+    restorer: Restorer = field(default_factory=Restorer, repr=False)
     _lock: XtablesLock | None = field(default=None, init=False, repr=False)
 
     def counted(self, table: str) -> Table:
@@ -221,7 +222,7 @@ def rule_print_text(rule: Rule) -> str:
 def _iptables(argv: list[str], stdin: str, host: CommandHost) -> Effect:
     del stdin
     try:
-        command = parse_command(argv, "filter")
+        command = parse_command(argv, "filter", ipsets=host.ipsets)
     except IptablesError as error:
         return Effect(Outcome("", _warnings(error.warnings) + error_text(error), error.exit_code))
     warnings = _warnings(command.warnings)
@@ -263,7 +264,7 @@ def _execute(command: Command, table: Table, host: CommandHost, out: list[str],
             raise TableError("No chain/target/match by that name")
         if command.zero:
             # iptables checks the chain and rule number of -Z before it lists anything
-            _zeroed(command, table, [])
+            TableDraft(table).zero(command.chain, command.rulenum)
         shown = _counted(host, name) if name in host.ruleset.tables else table
         if action == "L":
             lines = listing_lines(shown, command.chain, command.rulenum, command.numeric,
@@ -304,16 +305,24 @@ def _execute(command: Command, table: Table, host: CommandHost, out: list[str],
                 out.append(f"Deleting chain `{item}'\n")
             draft.delete_chain(item)
     elif action == "P":
-        draft.set_policy(chain, command.argument or "", ZERO_COUNTERS)
-        restart.append(CounterRestart(name, chain, policy_only=True))
+        draft.set_policy(chain, command.argument or "", command.counters)
     else:
         apply_command(draft, command)
-    new_table = draft.freeze()
-    try:
-        validate_table(new_table)
-    except KernelRejection:
-        raise
-    return new_table, tuple(restart)
+    if action == "C":
+        return None, ()
+    return _commit(draft, restart)
+
+
+def _commit(draft: TableDraft, restart: list[CounterRestart],
+            ) -> tuple[Table, tuple[CounterRestart, ...]]:
+    """The draft committed: kernel checks, and policy counters as a commit leaves them (every
+    policy's datapath count restarts)."""
+    draft.commit_policies()
+    table = draft.freeze()
+    validate_table(table)
+    restart.extend(CounterRestart(table.name, chain.name, policy_only=True)
+                   for chain in table.ordered_chains() if chain.builtin)
+    return table, tuple(restart)
 
 
 def _ordered(table: Table, names: list[str]) -> list[str]:
@@ -351,15 +360,15 @@ def _zeroed(command: Command, table: Table, out: list[str],
     draft.zero(command.chain, command.rulenum)
     name = table.name
     if command.rulenum is not None:
-        restart = (CounterRestart(name, command.chain, rule=command.rulenum),)
+        restart = [CounterRestart(name, command.chain, rule=command.rulenum)]
     elif command.chain is not None:
-        restart = (CounterRestart(name, command.chain),)
+        restart = [CounterRestart(name, command.chain)]
     else:
-        restart = (CounterRestart(name),)
+        restart = [CounterRestart(name)]
     if command.verbose and command.rulenum is None:
         names = [command.chain] if command.chain is not None else list(table.chains)
         out.extend(f"Zeroing chain `{item}'\n" for item in _ordered(table, names))
-    return draft.freeze(), restart
+    return _commit(draft, restart)
 
 
 def _help_text() -> str:
@@ -383,11 +392,13 @@ class _GetoptError(Exception):
 
 
 def _getopt(program: str, argv: list[str], short: str, longs: tuple[_LongOption, ...],
-            ) -> tuple[list[tuple[str, str | None]], list[str], int]:
-    """glibc getopt_long with argv permutation: (options in order, operands, index reached).
+            operands: list[str], next_word_optional: str = "",
+            ) -> Iterator[tuple[str, str | None]]:
+    """glibc getopt_long with argv permutation, one option at a time, in argv order.
 
-    Raises _GetoptError with glibc's message. Options are returned one by one so that the
-    caller can act on them in order (``-V`` exits where it stands).
+    Non-option words go to ``operands``. Letters in ``next_word_optional`` take the next word
+    as their value when they have none and it does not start with ``-`` or ``!`` (iptables'
+    ``xs_has_arg``). Raises _GetoptError with glibc's message where glibc stops.
     """
     spec: dict[str, int] = {}
     index = 0
@@ -398,15 +409,22 @@ def _getopt(program: str, argv: list[str], short: str, longs: tuple[_LongOption,
             colons += 1
         spec[letter] = colons
         index += 1 + colons
-    options: list[tuple[str, str | None]] = []
-    operands: list[str] = []
     position = 0
+
+    def optional_next(letter: str, value: str | None) -> str | None:
+        nonlocal position
+        if (value is None and letter in next_word_optional and position < len(argv)
+                and argv[position][:1] not in ("-", "!")):
+            position += 1
+            return argv[position - 1]
+        return value
+
     while position < len(argv):
         word = argv[position]
         position += 1
         if word == "--":
             operands.extend(argv[position:])
-            break
+            return
         if word.startswith("--"):
             name, eq, value = word[2:].partition("=")
             exact = [item for item in longs if item.name == name]
@@ -428,7 +446,7 @@ def _getopt(program: str, argv: list[str], short: str, longs: tuple[_LongOption,
                                        "argument\n")
                 argument = argv[position]
                 position += 1
-            options.append((option.letter, argument))
+            yield option.letter, optional_next(option.letter, argument)
             continue
         if word.startswith("-") and len(word) > 1:
             letters = word[1:]
@@ -440,22 +458,21 @@ def _getopt(program: str, argv: list[str], short: str, longs: tuple[_LongOption,
                 if colons is None:
                     raise _GetoptError(f"{program}: invalid option -- '{letter}'\n")
                 if colons == 0:
-                    options.append((letter, None))
+                    yield letter, optional_next(letter, None) if at == len(letters) else None
                     continue
                 if at < len(letters):
-                    options.append((letter, letters[at:]))
+                    yield letter, letters[at:]
                 elif colons == 1:
                     if position >= len(argv):
                         raise _GetoptError(
                             f"{program}: option requires an argument -- '{letter}'\n")
-                    options.append((letter, argv[position]))
                     position += 1
+                    yield letter, argv[position - 1]
                 else:
-                    options.append((letter, None))
+                    yield letter, optional_next(letter, None)
                 break
             continue
         operands.append(word)
-    return options, operands, position
 
 
 # --- iptables-save --------------------------------------------------------------------------
@@ -485,22 +502,22 @@ class _SaveArgs:
 def _save_args(argv: list[str]) -> _SaveArgs | Outcome:
     """iptables-save's options, or the Outcome that ends the command right there."""
     program = "iptables-save"
-    try:
-        options, operands, _ = _getopt(program, argv, "bcdt:M:f:V", _SAVE_LONG)
-    except _GetoptError as error:
-        return Outcome("", str(error) + _SAVE_HINT, 1)
     args = _SaveArgs()
-    for letter, value in options:
-        if letter == "V":
-            return Outcome(f"{program} {VERSION}\n", args.err, 0)
-        if letter == "b":
-            args.err += "-b/--binary option is not implemented\n"
-        elif letter == "c":
-            args.counters = True
-        elif letter == "t":
-            args.table = value
-        elif letter == "f":
-            args.file = value
+    operands: list[str] = []
+    try:
+        for letter, value in _getopt(program, argv, "bcdt:M:f:V", _SAVE_LONG, operands):
+            if letter == "V":
+                return Outcome(f"{program} {VERSION}\n", args.err, 0)
+            if letter == "b":
+                args.err += "-b/--binary option is not implemented\n"
+            elif letter == "c":
+                args.counters = True
+            elif letter == "t":
+                args.table = value
+            elif letter == "f":
+                args.file = value
+    except _GetoptError as error:
+        return Outcome("", args.err + str(error) + _SAVE_HINT, 1)
     if operands:
         return Outcome("", args.err + "Unknown arguments found on commandline\n", 1)
     return args
@@ -570,23 +587,24 @@ def _restore_args(argv: list[str]) -> _RestoreArgs | Outcome:
     """iptables-restore's options, or the Outcome that ends the command right there."""
     from iptparse.grammar.command import parse_wait_interval, scan_int
 
-    try:
-        options, operands, _ = _getopt("iptables-restore", argv, "bcvVthnwWM:T:", _RESTORE_LONG)
-    except _GetoptError as error:
-        return Outcome("", str(error) + _RESTORE_HINT, 1)
     args = _RestoreArgs()
     flags = {"noflush": False, "counters": False, "test": False}
     table: str | None = None
-    err = ""
-    # getopt's optional arguments of -w/-W may also come as the next non-option word
-    pending = list(operands)
-    for letter, value in options:
+    operands: list[str] = []
+    options = _getopt("iptables-restore", argv, "bcvVthnwWM:T:", _RESTORE_LONG, operands, "wW")
+    while True:
+        try:
+            letter, value = next(options)
+        except StopIteration:
+            break
+        except _GetoptError as error:
+            return Outcome("", args.err + str(error) + _RESTORE_HINT, 1)
         if letter == "V":
-            return Outcome(f"iptables-restore {VERSION}\n", err, 0)
+            return Outcome(f"iptables-restore {VERSION}\n", args.err, 0)
         if letter == "h":
-            return Outcome("", err + _RESTORE_USAGE, 0)
+            return Outcome("", args.err + _RESTORE_USAGE, 0)
         if letter == "b":
-            err += "-b/--binary option is not implemented\n"
+            args.err += "-b/--binary option is not implemented\n"
         elif letter == "c":
             flags["counters"] = True
         elif letter == "v":
@@ -598,26 +616,25 @@ def _restore_args(argv: list[str]) -> _RestoreArgs | Outcome:
         elif letter == "T":
             table = value
         elif letter in "wW":
-            text = value
-            if text is None and pending and pending[0][:1] not in ("-", "!"):
-                text = pending.pop(0)
             try:
                 if letter == "w":
-                    if text is None:
+                    if value is None:
                         args.wait = float("inf")
                     else:
-                        seconds = scan_int(text)
+                        seconds = scan_int(value)
                         if seconds is None:
                             raise ParameterProblem("wait seconds not numeric")
                         args.wait = float("inf") if seconds < 0 else float(seconds)
                 else:
-                    if text is None:
+                    if value is None:
                         raise ParameterProblem("wait interval value required")
-                    args.interval = parse_wait_interval(text)
-                    err += "Ignoring deprecated --wait-interval option.\n"
+                    args.interval = parse_wait_interval(value)
+                    args.err += "Ignoring deprecated --wait-interval option.\n"
             except ParameterProblem as error:
-                return Outcome("", err + _RESTORE_PARAM.format(version=VERSION,
-                                                               message=error.message), 2)
+                return Outcome("", args.err + _RESTORE_PARAM.format(version=VERSION,
+                                                                    message=error.message), 2)
+    err = args.err
+    pending = operands
     if args.interval is not None and args.wait is None:
         return Outcome("", err + "Option --wait-interval requires option --wait\n", 1)
     if len(pending) > 1:
@@ -643,23 +660,44 @@ def _first_table_line(lines: list[str]) -> tuple[int | None, bool]:
     return None, False
 
 
-def _reached_tables(lines: list[str], stop: int | None, options: RestoreOptions) -> list[str]:
-    """Tables whose ``*table`` line was reached (before line number ``stop``), in order."""
-    names: list[str] = []
-    in_table = False
-    for number, raw in enumerate(lines, 1):
-        if stop is not None and number > stop:
-            break
-        if raw == "COMMIT\n":
-            in_table = False
-        elif raw[:1] == "*" and not in_table:
+@dataclass
+class _RestoreScan:
+    """What a restore's lines did, up to the line it stopped at (None: all of them)."""
+
+    reached: list[str] = field(default_factory=list)  # tables whose *table line was reached
+    committed: list[str] = field(default_factory=list)  # tables whose COMMIT was reached
+    declared: dict[str, set[str]] = field(default_factory=dict)  # table -> chain lines
+
+
+def _scan_restore(lines: list[str], stop: int | None, options: RestoreOptions) -> _RestoreScan:
+    """One pass over the lines, following iptables-restore's table state (-T skips tables)."""
+    scan = _RestoreScan()
+    current: str | None = None
+    declared: set[str] = set()
+    end = len(lines) if stop is None else min(stop, len(lines) + 1) - 1
+    for index in range(end):
+        raw = lines[index]
+        first = raw[:1]
+        if first == "-" or first == "[" or first == "#" or first == "\n":
+            continue
+        if first == ":":
+            if current is not None:
+                words = raw[1:].split(None, 1)
+                if words:
+                    declared.add(words[0])
+        elif raw == "COMMIT\n":
+            if current is not None:
+                scan.committed.append(current)
+            current = None
+        elif first == "*" and current is None:
             words = raw[1:].split()
             name = words[0] if words else ""
             if name in TABLE_BUILTINS and (options.table is None or options.table == name):
-                in_table = True
-                if name not in names:
-                    names.append(name)
-    return names
+                current = name
+                declared = scan.declared.setdefault(name, set())
+                if name not in scan.reached:
+                    scan.reached.append(name)
+    return scan
 
 
 def _restore(argv: list[str], stdin: str, host: CommandHost) -> Effect:
@@ -684,94 +722,88 @@ def _restore(argv: list[str], stdin: str, host: CommandHost) -> Effect:
         except LockFailed as failed:
             return Effect(Outcome("", err + failed.stderr, failed.exit_code))
     before = host.ruleset
-    restorer = Restorer()
     try:
-        after = restorer.restore(text, before, parsed.options)
+        after = host.restorer.restore(text, before, parsed.options)
     except RestoreError as error:
         found = _LINE_NUMBER.search(error.text)
         stop = int(found.group(1)) if found else None
-        ruleset = _with_tables(error.ruleset, _reached_tables(lines, stop, parsed.options))
-        restart = _restore_restarts(before, ruleset, lines, parsed.options, stop)
-        stdout = _restore_verbose(lines, before, parsed, stop) if parsed.verbose else ""
+        scan = _scan_restore(lines, stop, parsed.options)
+        ruleset = _with_tables(error.ruleset, scan.reached)
+        restart = _restore_restarts(before, ruleset, scan, parsed.options)
+        stdout = (_restore_verbose(lines, before, parsed, stop, "failed" in error.text)
+                  if parsed.verbose else "")
         return Effect(Outcome(stdout, err + error.text, error.exit_code),
                       _changed(before, ruleset), restart)
-    ruleset = _with_tables(after, _reached_tables(lines, None, parsed.options))
-    restart = _restore_restarts(before, ruleset, lines, parsed.options, None)
-    stdout = _restore_verbose(lines, before, parsed, None) if parsed.verbose else ""
+    scan = _scan_restore(lines, None, parsed.options)
+    ruleset = _with_tables(after, scan.reached)
+    restart = _restore_restarts(before, ruleset, scan, parsed.options)
+    stdout = _restore_verbose(lines, before, parsed, None, False) if parsed.verbose else ""
     return Effect(Outcome(stdout, err, 0), _changed(before, ruleset), restart)
 
 
-def _restore_restarts(before: Ruleset, after: Ruleset, lines: list[str],
-                      options: RestoreOptions, stop: int | None) -> tuple[CounterRestart, ...]:
-    """The datapath counts a restore replaced: whole tables it flushed; with ``--noflush``,
-    the chains it declared and the rules it added elsewhere."""
+def _restore_restarts(before: Ruleset, after: Ruleset, scan: _RestoreScan,
+                      options: RestoreOptions) -> tuple[CounterRestart, ...]:
+    """The datapath counts a restore's COMMITs replaced: whole tables it flushed; with
+    ``--noflush``, the user chains it declared, every policy (a commit zeroes them) and the
+    rules it added elsewhere."""
+    if options.test:
+        return ()
     restart: list[CounterRestart] = []
-    for name, table in after.tables.items():
+    for name in scan.committed:
         old = before.tables.get(name)
-        if old is table:
+        table = after.tables.get(name)
+        if table is None:
             continue
         if not options.noflush or old is None:
             restart.append(CounterRestart(name))
             continue
-        declared = _declared_chains(lines, name, stop)
-        for chain in table.ordered_chains():
-            if chain.name in declared:
-                restart.append(CounterRestart(name, chain.name,
-                                              policy_only=chain.builtin and chain.name
-                                              in old.chains and _same_rules(old.chains[
-                                                  chain.name], chain)))
+        declared = scan.declared.get(name, set())
+        old_chains = old.chains
+        for chain_name, chain in table.chains.items():
+            if chain.policy is not None:
+                restart.append(CounterRestart(name, chain_name, policy_only=True))
+            elif chain_name in declared:
+                # a user chain line flushes the chain: every rule in it is new
+                restart.append(CounterRestart(name, chain_name))
                 continue
-            previous = old.chains.get(chain.name)
-            restart.extend(CounterRestart(name, chain.name, rule=number)
+            previous = old_chains.get(chain_name)
+            if previous is not None and previous.rules is chain.rules:
+                continue
+            restart.extend(CounterRestart(name, chain_name, rule=number)
                            for number in _new_rule_numbers(previous, chain))
     return tuple(restart)
-
-
-def _same_rules(old: Chain, new: Chain) -> bool:
-    return len(old.rules) == len(new.rules) and all(
-        one is other for one, other in zip(old.rules, new.rules, strict=True))
-
-
-def _declared_chains(lines: list[str], table: str, stop: int | None) -> set[str]:
-    declared: set[str] = set()
-    current = None
-    for number, raw in enumerate(lines, 1):
-        if stop is not None and number > stop:
-            break
-        if raw[:1] == "*":
-            words = raw[1:].split()
-            current = words[0] if words else None
-        elif raw[:1] == ":" and current == table:
-            words = raw[1:].split()
-            if words:
-                declared.add(words[0])
-    return declared
 
 
 def _new_rule_numbers(old: Chain | None, new: Chain) -> list[int]:
     """Positions (1-based) of ``new``'s rules that are not ``old``'s rules carried over.
 
-    A rule carried over is the same object, in the same relative order.
+    A rule carried over is the same object, in the same relative order (what a restore keeps
+    of a chain it did not flush).
     """
     if old is None:
         return list(range(1, len(new.rules) + 1))
-    kept = old.rules
+    positions: dict[int, list[int]] = {}
+    for index, rule in enumerate(old.rules):
+        positions.setdefault(id(rule), []).append(index)
     numbers: list[int] = []
     at = 0
     for number, rule in enumerate(new.rules, 1):
-        probe = at
-        while probe < len(kept) and kept[probe] is not rule:
-            probe += 1
-        if probe < len(kept):
-            at = probe + 1
+        candidates = positions.get(id(rule), ())
+        found = bisect_left(candidates, at)
+        if found < len(candidates):
+            at = candidates[found] + 1
         else:
             numbers.append(number)
     return numbers
 
 
 def _restore_verbose(lines: list[str], before: Ruleset, args: _RestoreArgs,
-                     stop: int | None) -> str:
-    """What ``iptables-restore -v`` prints on stdout, up to the line that failed."""
+                     stop: int | None, applied_at_stop: bool) -> str:
+    """What ``iptables-restore -v`` prints on stdout, up to the line that failed.
+
+    Rules are printed as they are applied (a line that failed to parse prints nothing), and
+    only by a flushing restore (``--noflush -v`` prints none: checked with the oracle).
+    """
     out: list[str] = []
     options = args.options
     in_table = False
@@ -795,8 +827,9 @@ def _restore_verbose(lines: list[str], before: Ruleset, args: _RestoreArgs,
                 out.extend(f"Flushing chain `{chain.name}'\n" for chain in table.ordered_chains())
                 out.extend(f"Deleting chain `{chain.name}'\n" for chain in table.ordered_chains()
                            if not chain.builtin)
-        elif in_table and raw[:1] not in (":", "\n"):
-            out.extend(_rule_lines_printed(raw, table_name))
+        elif in_table and raw[:1] not in (":", "\n") and not options.noflush:
+            if number != stop or applied_at_stop:
+                out.extend(_rule_lines_printed(raw, table_name))
     return "".join(out)
 
 

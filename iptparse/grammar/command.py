@@ -118,6 +118,7 @@ class Command:
     wait: float | None = None  # seconds for -w; math.inf when -w has no value
     warnings: tuple[str, ...] = ()
     wait_interval: int | None = None  # -W microseconds (deprecated: accepted, changes nothing)
+    counters: Counters | None = None  # -c PKTS BYTES (of -P; rules carry their own)
 
 
 @dataclass(slots=True)
@@ -553,7 +554,9 @@ class _Parser:
             self.argument = self._take_positional()
             if self.argument is None:
                 raise ParameterProblem("-E requires old-chain-name and new-chain-name")
-            _check_new_chain_name(self.argument)
+            # -E checks only the new name's form: a clash with a target is libiptc's EEXIST
+            # (ACCEPT...) or allowed (DNAT), as iptables-legacy 1.8.9 does
+            _check_new_chain_name(self.argument, targets=False)
         elif letter == "P":
             self.argument = self._take_positional()
             if self.argument is None:
@@ -579,6 +582,9 @@ class _Parser:
             raise ParameterProblem("no command specified")
         if self.invert:
             raise ParameterProblem("nothing appropriate following !")
+        if self.chain is not None and len(self.chain) >= XT_EXTENSION_MAXNAMELEN:
+            raise ParameterProblem(f"chain name `{self.chain}' too long (must be under "
+                                   f"{XT_EXTENSION_MAXNAMELEN} chars)")
         target = self._target(target_options)
         rules: tuple[Rule, ...] = ()
         if self.command in "ACDIR":
@@ -591,7 +597,7 @@ class _Parser:
         return Command(
             self.command, self.table, self.chain, self.rulenum, rules, self.argument, self.zero,
             self.verbose, "n" in self.options, "x" in self.options, "0" in self.options,
-            self.wait, tuple(self.warnings), self.wait_interval,
+            self.wait, tuple(self.warnings), self.wait_interval, self.counters,
         )
 
     def _check_options(self) -> None:
@@ -753,9 +759,11 @@ def check_target_name(name: str) -> str:
     return name
 
 
-def _check_new_chain_name(name: str) -> None:
+def _check_new_chain_name(name: str, targets: bool = True) -> None:
     if name[:1] in ("-", "!"):
         raise ParameterProblem(f"chain name not allowed to start with `{name[0]}'")
+    if not targets:
+        return
     if find_target(name) is not None or name in STANDARD_TARGETS:
         raise ParameterProblem("chain name may not clash with target name")
     if len(name) >= XT_EXTENSION_MAXNAMELEN:

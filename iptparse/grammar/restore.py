@@ -214,6 +214,7 @@ class Restorer:
                     self._rule_line(table, table_name, raw, line, options)
                 elif raw == "COMMIT\n" and table is not None:
                     if options.table is None or options.table == table_name:
+                        table.commit_policies()
                         frozen = table.freeze()
                         try:
                             validate_table(frozen)
@@ -404,4 +405,4 @@ def apply_command(table: TableDraft, command: Command) -> None:
     elif action == "E":
         table.rename_chain(chain, command.argument or "")
     elif action == "P":
-        table.set_policy(chain, command.argument or "")
+        table.set_policy(chain, command.argument or "", command.counters)
