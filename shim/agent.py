@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bpf.bpffs import current_netns_cookie
+from iptparse.grammar.restore import Restorer
 from iptparse.model import Ruleset, Table
 from iptparse.printer import table_save_lines
 from shim.commands import Effect, Outcome, permission_denied, run
@@ -57,10 +58,15 @@ class RequestHost:
     lock: XtablesLock | None = None
     holds_state: bool = False
     waited: list[str] = field(default_factory=list)
+    ipsets: frozenset[str] | None = None  # ipsets are not enforced yet: any name is taken
 
     @property
     def ruleset(self) -> Ruleset:
         return self.agent.ruleset
+
+    @property
+    def restorer(self) -> Restorer:
+        return self.agent.restorer
 
     def counted(self, table: str) -> Table:
         with self.agent.state_lock:
@@ -90,9 +96,11 @@ class RequestHost:
 class ReplayHost:
     """Replaying the journal: no lock, no datapath, the rule set given."""
 
-    def __init__(self, ruleset: Ruleset, cwd: str) -> None:
+    def __init__(self, ruleset: Ruleset, cwd: str, restorer: Restorer | None = None) -> None:
         self.ruleset = ruleset
         self.cwd = cwd
+        self.ipsets: frozenset[str] | None = None
+        self.restorer = restorer or Restorer()
 
     def counted(self, table: str) -> Table:
         return self.ruleset.table(table)
@@ -117,6 +125,7 @@ class Agent:
     def __init__(self, folder: Path, datapath: Any | None) -> None:
         self.folder = folder
         self.state_lock = threading.RLock()
+        self.restorer = Restorer()  # its line cache makes kube-proxy's next restore cheap
         self.store = StateStore(folder)
         self.ruleset = self.store.load(replay_record)
         self.datapath = datapath  # shim.namespace.NamespaceDatapath, or None
@@ -202,6 +211,13 @@ class Agent:
                 send_message(conn, self.serve(request))
             except (ConnectionError, ValueError, OSError) as error:
                 log.warning("a request failed: %s", error)
+            except Exception as error:  # a bug: the caller gets a message, the agent lives on
+                log.exception("a request failed")
+                try:
+                    send_message(conn, {"stdout": "", "code": 1, "stderr":
+                                        f"bpftables: internal error: {error!r}\n"})
+                except OSError:
+                    pass
 
     def serve(self, request: dict[str, Any]) -> dict[str, Any]:
         self.served += 1
@@ -247,7 +263,7 @@ class Agent:
                 text = takeover.kernel_save()
                 tables = takeover.saved_tables(text)
                 effect = run("iptables-restore", ["--counters"], text,
-                             ReplayHost(self.ruleset, "/"))
+                             ReplayHost(self.ruleset, "/", self.restorer))
                 if effect.outcome.exit_code != 0 or effect.ruleset is None:
                     raise RuntimeError(f"the kernel's rules do not load: "
                                        f"{effect.outcome.stderr.strip()}")

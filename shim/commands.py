@@ -264,7 +264,7 @@ def _execute(command: Command, table: Table, host: CommandHost, out: list[str],
             raise TableError("No chain/target/match by that name")
         if command.zero:
             # iptables checks the chain and rule number of -Z before it lists anything
-            TableDraft(table).zero(command.chain, command.rulenum)
+            TableDraft(table).zero(command.chain, command.zero_rulenum)
         shown = _counted(host, name) if name in host.ruleset.tables else table
         if action == "L":
             lines = listing_lines(shown, command.chain, command.rulenum, command.numeric,
@@ -357,15 +357,15 @@ def _zeroed(command: Command, table: Table, out: list[str],
             ) -> tuple[Table, tuple[CounterRestart, ...]]:
     """``-Z [CHAIN [N]]``: the model's counters at 0, and the datapath's restarted."""
     draft = TableDraft(table)
-    draft.zero(command.chain, command.rulenum)
+    draft.zero(command.chain, command.zero_rulenum)
     name = table.name
-    if command.rulenum is not None:
-        restart = [CounterRestart(name, command.chain, rule=command.rulenum)]
+    if command.zero_rulenum is not None:
+        restart = [CounterRestart(name, command.chain, rule=command.zero_rulenum)]
     elif command.chain is not None:
         restart = [CounterRestart(name, command.chain)]
     else:
         restart = [CounterRestart(name)]
-    if command.verbose and command.rulenum is None:
+    if command.verbose and command.zero_rulenum is None:
         names = [command.chain] if command.chain is not None else list(table.chains)
         out.extend(f"Zeroing chain `{item}'\n" for item in _ordered(table, names))
     return _commit(draft, restart)

@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                "cwd": os.getcwd(), "lockfile": os.environ.get("XTABLES_LOCKFILE")}
     try:
         reply = client.call(request, start=client.is_root())
+    except (ConnectionError, ValueError) as error:  # the agent died mid-request
+        sys.stderr.write(f"{program}: the bpftables agent did not answer: {error}\n")
+        return 4
     except client.AgentUnavailable as error:
         if not client.is_root():
             import site

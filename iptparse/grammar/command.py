@@ -119,6 +119,7 @@ class Command:
     warnings: tuple[str, ...] = ()
     wait_interval: int | None = None  # -W microseconds (deprecated: accepted, changes nothing)
     counters: Counters | None = None  # -c PKTS BYTES (of -P; rules carry their own)
+    zero_rulenum: int | None = None  # -Z CHAIN N: only that rule (else -Z zeroes the chain)
 
 
 @dataclass(slots=True)
@@ -528,7 +529,9 @@ class _Parser:
         elif value is not None:
             self.chain = value
         else:
-            self.chain = self._take_positional() if letter in "LSFZX" else None
+            named = self._take_positional() if letter in "LSFZX" else None
+            if named is not None or not self.zero:  # -L CHAIN -Z: the chain stays
+                self.chain = named
         if letter == "D":
             word = self._take_positional()
             if word is not None:
@@ -547,6 +550,8 @@ class _Parser:
                 word = self._take_positional()
                 if word is not None:
                     self.rulenum = self._rulenum(word)
+                    if letter == "Z":  # CMD_ZERO_NUM: one rule's counters, not the chain's
+                        self.zero_rulenum = self.rulenum
         elif letter == "N":
             assert value is not None
             _check_new_chain_name(value)
@@ -565,6 +570,7 @@ class _Parser:
     # --- the end of argv --------------------------------------------------------------------
 
     zero = False
+    zero_rulenum: int | None = None
     source_text: str | None = None
     destination_text: str | None = None
 
@@ -598,6 +604,7 @@ class _Parser:
             self.command, self.table, self.chain, self.rulenum, rules, self.argument, self.zero,
             self.verbose, "n" in self.options, "x" in self.options, "0" in self.options,
             self.wait, tuple(self.warnings), self.wait_interval, self.counters,
+            self.zero_rulenum,
         )
 
     def _check_options(self) -> None:

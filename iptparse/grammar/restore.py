@@ -397,7 +397,7 @@ def apply_command(table: TableDraft, command: Command) -> None:
     elif action == "F":
         table.flush(command.chain)
     elif action == "Z":
-        table.zero(command.chain, command.rulenum)
+        table.zero(command.chain, command.zero_rulenum)
     elif action == "N":
         table.new_chain(chain)
     elif action == "X":

@@ -154,6 +154,8 @@ SCENARIOS: dict[str, list[Step]] = {
         ("iptables", "-L -v", ""), ("iptables", "-L -v -x", ""), ("iptables", "-L FOO -v -n", ""),
         ("iptables", "-S -v", ""), ("iptables", "-S FOO 1 -v", ""), ("iptables-save", "-c", ""),
         ("iptables", "-Z FOO 1", ""), ("iptables", "-Z FOO 9", ""), ("iptables", "-L -Z FOO 9", ""),
+        ("iptables", "-L FOO 1 -Z -v", ""), ("iptables", "-L FOO 9 -Z -v", ""),
+        ("iptables", "-Z FOO 1 -L -v", ""), ("iptables", "-L FOO -Z -v -x", ""),
         ("iptables", "-Z NOPE", ""), ("iptables-save", "-c", ""),
         ("iptables", "-A INPUT -s 198.18.0.1", ""), ("iptables", "-P INPUT DROP", ""),
         ("iptables", "-P FORWARD DROP -c 11 12", ""), ("iptables", "-R INPUT 1 -j DROP", ""),
