@@ -48,6 +48,27 @@ _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 DEFAULT_LOCKFILE = "/run/xtables.lock"
 
 
+class KernelIpsets:
+    """The namespace's ipsets, asked of the kernel the first time a rule names one (iptables
+    asks while parsing ``-m set``: a set that does not exist is a parameter problem)."""
+
+    def __init__(self) -> None:
+        self._names: frozenset[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if self._names is None:
+            from pyroute2.ipset import IPSet
+
+            try:
+                with IPSet() as ipset:
+                    self._names = frozenset(message.get_attr("IPSET_ATTR_SETNAME")
+                                            for message in ipset.list())
+            except Exception:  # no ip_set module: no set exists
+                log.info("ipsets cannot be listed; taking none to exist", exc_info=True)
+                self._names = frozenset()
+        return name in self._names
+
+
 @dataclass
 class RequestHost:
     """One command's view of the agent (shim.commands.CommandHost)."""
@@ -58,7 +79,7 @@ class RequestHost:
     lock: XtablesLock | None = None
     holds_state: bool = False
     waited: list[str] = field(default_factory=list)
-    ipsets: frozenset[str] | None = None  # ipsets are not enforced yet: any name is taken
+    ipsets: KernelIpsets = field(default_factory=lambda: KernelIpsets())
 
     @property
     def ruleset(self) -> Ruleset:
@@ -99,7 +120,7 @@ class ReplayHost:
     def __init__(self, ruleset: Ruleset, cwd: str, restorer: Restorer | None = None) -> None:
         self.ruleset = ruleset
         self.cwd = cwd
-        self.ipsets: frozenset[str] | None = None
+        self.ipsets = KernelIpsets()
         self.restorer = restorer or Restorer()
 
     def counted(self, table: str) -> Table:

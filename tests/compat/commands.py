@@ -6,11 +6,12 @@ line ``-A CHAIN SAVE`` (for the lines whose saved form is checked), and ``iptabl
 TABLE RULE`` must succeed. The chain is flushed afterwards whatever happened.
 
 The only seam is the executor, ``(program, argv, stdin) -> Outcome``: in process
-(:func:`memory_executor`), real iptables-legacy (:func:`legacy_executor`), or, later, a
-subprocess running ``bpftables-multi``.
+(:func:`memory_executor`), real iptables-legacy (:func:`legacy_executor`), or
+``bpftables-multi`` and its agent (:func:`multi_executor`).
 
     .venv/bin/python -m tests.compat.commands            # in process, per file
     .venv/bin/python -m tests.compat.commands --oracle   # and iptables-legacy (root)
+    .venv/bin/python -m tests.compat.commands --multi    # through bpftables-multi (root)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from shim.commands import MemoryHost, Outcome
 from tests.compat.upstream import Case, expected_result, load_cases, saved_text_checked
+from tests.netns.agents import BpftablesCommands, agent_namespace
 
 Executor = Callable[[str, list[str], str], Outcome]
 
@@ -101,6 +103,16 @@ def legacy_namespace() -> Iterator[Executor]:
         subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
+def multi_executor(commands: BpftablesCommands) -> Executor:
+    """bpftables-multi in the namespace of ``commands`` (its agent serves every call)."""
+
+    def execute(program: str, argv: list[str], stdin: str) -> Outcome:
+        done = commands.run([program, *argv], stdin=stdin)
+        return Outcome(done.out, done.err, done.code)
+
+    return execute
+
+
 def format_report(ours: dict[str, list[bool]], real: dict[str, list[bool]] | None) -> str:
     lines = [f"{'file':<24} {'commands':>10} {'iptables-legacy':>16}"]
     totals = [0, 0, 0]
@@ -118,10 +130,19 @@ def format_report(ours: dict[str, list[bool]], real: dict[str, list[bool]] | Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--oracle", action="store_true", help="also run real iptables-legacy")
+    parser.add_argument("--multi", action="store_true",
+                        help="through bpftables-multi and an agent instead of in process (root)")
+    parser.add_argument("--datapath", action="store_true",
+                        help="with --multi: the agent enforces each rule in eBPF (slow)")
     args = parser.parse_args(argv)
     cases = load_cases()
-    with tempfile.TemporaryDirectory() as folder:
-        ours = file_results(memory_executor(str(Path(folder) / "xtables.lock")), cases)
+    if args.multi:
+        env = {} if args.datapath else {"BPFTABLES_DATAPATH": "off"}
+        with agent_namespace(**env) as commands:
+            ours = file_results(multi_executor(commands), cases)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            ours = file_results(memory_executor(str(Path(folder) / "xtables.lock")), cases)
     real = None
     if args.oracle:
         with legacy_namespace() as execute:

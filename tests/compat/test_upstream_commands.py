@@ -14,8 +14,10 @@ from tests.compat.commands import (
     format_report,
     legacy_namespace,
     memory_executor,
+    multi_executor,
 )
 from tests.compat.upstream import COMPAT_DIR, Case, load_cases
+from tests.netns.agents import agent_namespace
 
 CASES = load_cases() if COMPAT_DIR.is_dir() else []
 
@@ -58,3 +60,14 @@ def test_real_iptables_gives_the_same_per_file_results(tmp_path: Path) -> None:
     with legacy_namespace() as execute:
         real = file_results(execute, CASES)
     assert ours == real, format_report(ours, real)
+
+
+@pytest.mark.netns
+def test_every_upstream_line_passes_through_bpftables_multi() -> None:
+    """The drop-in program and its agent (rule set only: most lines are not enforceable, and
+    compiling each would take minutes): every line as iptables-legacy runs it."""
+    with agent_namespace(BPFTABLES_DATAPATH="off") as commands:
+        results = file_results(multi_executor(commands), CASES)
+    report = format_report(results, None)
+    failing = [file for file, passed in results.items() if not all(passed)]
+    assert failing == [], report
