@@ -55,7 +55,7 @@ cat > "$launcher.tmp" <<EOF
 #!$here/.venv/bin/python -S
 # bpftables-multi (written by scripts/setup.sh): shim.multi without site-packages
 import sys
-sys.path.append("$here")  # after $PYTHONPATH: a checkout under test may come first
+sys.path.append("$here")  # after \$PYTHONPATH: a checkout under test may come first
 from shim.multi import main
 sys.exit(main())
 EOF
