@@ -861,10 +861,11 @@ def chain_sizes(chain: ChainPlan) -> tuple[int, tuple[tuple[int, int], ...]]:
 
 def generate(plan: Plan, report: ShapeReport, members: MemberIds | None = None,
              sizes: IdentityCache[ChainPlan, tuple[int, tuple[tuple[int, int], ...]]]
-             | None = None) -> GeneratedDatapath:
+             | None = None, xdp: bool = True) -> GeneratedDatapath:
     """The datapath for ``plan`` (its C comes from ``source()``): raises UnsupportedRule for
     what it cannot enforce. ``members`` keeps family members' ids and ``sizes`` each chain's
-    sizes from one call to the next (an agent's: unchanged chains cost a lookup)."""
+    sizes from one call to the next (an agent's: unchanged chains cost a lookup). ``xdp``
+    False keeps raw PREROUTING in tc (a kernel without XDP metadata)."""
     if sizes is None:  # (an empty cache is falsy: it has a length)
         sizes = IdentityCache(chain_sizes)
     plan_layout = layout(plan, report, members)
@@ -878,7 +879,7 @@ def generate(plan: Plan, report: ShapeReport, members: MemberIds | None = None,
             for index, count in lookups:
                 entries[(program.index, index)] = entries.get((program.index, index), 0) + count
     defines = {"BPFT_TRACKING": int(tracking_enabled(plan)),
-               "BPFT_XDP_RAW": int(xdp_eligible(plan)),
+               "BPFT_XDP_RAW": int(xdp and xdp_eligible(plan)),
                "PROGS_MAX": max(8, 1 << len(plan_layout.functions).bit_length()),
                "RULE_SLOTS": _capacity(rules),
                "LOOKUP_MAX_ENTRIES": _capacity(max(entries.values(), default=1))}

@@ -29,6 +29,7 @@ from bpf.loader import (
     netns_pin_dir,
     open_datapath,
     retire_generations,
+    xdp_metadata_supported,
 )
 from bpf.ruledata import DataWriter, Environment, MapEntries, MapOp, entries_of, full_data
 from translator.cache import IdentityCache
@@ -132,7 +133,8 @@ class Enforcer:
         """Make the datapath run ``plan``; True when it had to compile. With the same Shape
         only the Plan diff's entries are written, in its order (``changes``: the chains the
         compiler says changed, Compiler.last_changes)."""
-        generated = generate(plan, report, self.members, self.sizes)
+        generated = generate(plan, report, self.members, self.sizes,
+                             xdp=xdp_metadata_supported())
         chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
         if len(self.sizes) > 2 * len(chains):  # forget chains of Plans long gone
             self.sizes.keep_only(chains)

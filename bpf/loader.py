@@ -186,6 +186,34 @@ def _libbpf() -> ct.CDLL:
     return lib
 
 
+class _Insn(ct.Structure):  # struct bpf_insn
+    _fields_ = [("code", ct.c_uint8), ("regs", ct.c_uint8), ("off", ct.c_int16),
+                ("imm", ct.c_int32)]
+
+
+@functools.cache
+def xdp_metadata_supported() -> bool:
+    """Whether this kernel lets XDP programs call bpf_xdp_adjust_meta (some builds refuse it:
+    "program of this type cannot use helper"). Without it raw PREROUTING cannot tell tc it
+    ran, so it stays in tc. Probed once per process with a four-instruction program."""
+    lib = ct.CDLL("libbpf.so.1", use_errno=True)
+    load = lib.bpf_prog_load
+    load.argtypes = [ct.c_int, ct.c_char_p, ct.c_char_p, ct.c_void_p, ct.c_size_t, ct.c_void_p]
+    load.restype = ct.c_int
+    program = (_Insn * 4)(
+        _Insn(0xB7, 2, 0, -8),  # r2 = -8 (r1 is the context)
+        _Insn(0x85, 0, 0, 54),  # call bpf_xdp_adjust_meta
+        _Insn(0xB7, 0, 0, 2),  # r0 = XDP_PASS
+        _Insn(0x95, 0, 0, 0))  # exit
+    fd = load(6, b"bpft_xdp_meta", b"GPL", ct.addressof(program), 4, None)  # BPF_PROG_TYPE_XDP
+    if fd < 0:
+        log.info("this kernel refuses bpf_xdp_adjust_meta in XDP programs: raw PREROUTING "
+                 "runs in tc")
+        return False
+    os.close(fd)
+    return True
+
+
 @functools.cache
 def _libbcc() -> ct.CDLL:
     """bcc's module accessors that bcc's Python wrapper does not declare."""
