@@ -242,3 +242,21 @@ def test_del_leaves_the_same_rules_as_iptables_legacy(nodes: Nodes) -> None:
     chains = [line.split()[0] for line in ours.splitlines() if line.startswith(":CNI-")]
     assert sorted(chains) == [":CNI-ADMIN", ":CNI-FORWARD", ":CNI-HOSTPORT-DNAT",
                               ":CNI-HOSTPORT-MASQ", ":CNI-HOSTPORT-SETMARK"]
+
+
+def test_ip6tables_answers_its_version_and_refuses_rules() -> None:
+    """go-iptables asks ``ip6tables --version`` before anything (the firewall plugin gives up
+    on IPv4 as well when that fails); every other ip6tables command is still refused."""
+    with tempfile.TemporaryDirectory(prefix="bpft-cni-") as folder:
+        shims = Path(folder) / "shims"
+        fill_shim_dir(shims, checkout_multi(Path(folder)))
+        for argv in (["--version"], ["-V"]):
+            real = subprocess.run(["/usr/sbin/ip6tables-legacy", *argv], capture_output=True,
+                                  text=True, timeout=30, check=False)
+            ours = subprocess.run([str(shims / "ip6tables"), *argv], capture_output=True,
+                                  text=True, timeout=30, check=False)
+            assert (ours.returncode, ours.stdout, ours.stderr) == (
+                real.returncode, real.stdout, real.stderr)
+        refused = subprocess.run([str(shims / "ip6tables"), "-t", "nat", "-S"],
+                                 capture_output=True, text=True, timeout=30, check=False)
+        assert refused.returncode == 1 and "does not enforce IPv6" in refused.stderr
