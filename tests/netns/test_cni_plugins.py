@@ -36,6 +36,7 @@ NETWORK = "bpftnet"
 CONTAINER_ID = "bpftables-cni-0001"
 POD_SUBNET = "198.18.2.0/24"
 POD_ADDR = "198.18.2.2"
+POD_GATEWAY = "198.18.2.1"  # cni0's address (isGateway)
 TCP_HOST_PORT, TCP_CONTAINER_PORT = 8080, 80
 UDP_HOST_PORT, UDP_CONTAINER_PORT = 8053, 53
 OUTSIDE_PORT = 9000  # a listener in the client namespace, for the container's own traffic
@@ -221,6 +222,14 @@ def test_host_port_reaches_the_container_through_dnat(nodes: Nodes) -> None:
                      TCP_HOST_PORT) == CLIENT_ADDR
     assert _udp_peer(container, UDP_CONTAINER_PORT, client, NODE_CLIENT_SIDE,
                      UDP_HOST_PORT) == CLIENT_ADDR
+
+
+def test_hairpin_to_its_own_host_port_is_masqueraded(nodes: Nodes) -> None:
+    """The container reaching itself through the node's host port: portmap marks it
+    (CNI-HOSTPORT-SETMARK) and masquerades the marked packet to the bridge's address."""
+    container = nodes.ours.container
+    assert _tcp_peer(container, TCP_CONTAINER_PORT, container, NODE_CLIENT_SIDE,
+                     TCP_HOST_PORT) == POD_GATEWAY
 
 
 def test_container_traffic_is_masqueraded(nodes: Nodes) -> None:
