@@ -96,6 +96,8 @@ class Node:
 
 @dataclass
 class Nodes:
+    """The two nodes after the ADD, and what the bpftables one needs for traffic."""
+
     ours: Node  # bpftables
     legacy: Node  # iptables-legacy
     topology: Topology  # ours.runtime.node_netns is topology.node
@@ -103,8 +105,10 @@ class Nodes:
     after_add: tuple[str, str]  # (ours, legacy) iptables-save right after the ADD
 
 
-def _netns(name: str) -> str:
+def _netns(name: str, made: list[str]) -> str:
+    """A new namespace (lo up), recorded in ``made`` for the cleanup."""
     subprocess.run(["ip", "netns", "add", name], check=True)
+    made.append(name)
     subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
     return name
 
@@ -119,10 +123,8 @@ def nodes() -> Iterator[Nodes]:
             scratch = Path(folder)
             shims = scratch / "shims"
             fill_shim_dir(shims, checkout_multi(scratch))
-            oracle_node = _netns(f"bpft-o{tag}")
-            made.append(oracle_node)
-            containers = [_netns(f"bpft-k{tag}"), _netns(f"bpft-q{tag}")]
-            made += containers
+            oracle_node = _netns(f"bpft-o{tag}", made)
+            containers = [_netns(f"bpft-k{tag}", made), _netns(f"bpft-q{tag}", made)]
             # each node its own xtables lock: other tests on the machine hold /run/xtables.lock
             ours = Node(CniRuntime(topology.node, (str(shims),), env={
                 "XTABLES_LOCKFILE": str(scratch / "ours.lock"), "PYTHONPATH": str(CHECKOUT)}),
