@@ -17,13 +17,17 @@ The protocol, as containernetworking/cni's libcni speaks it (spec 1.0.0):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 PLUGIN_DIR = "/usr/lib/cni"
+
+log = logging.getLogger(__name__)
 
 
 class CniError(Exception):
@@ -76,6 +80,7 @@ class CniRuntime:
     def invoke(self, command: str, plugin: dict[str, Any], attachment: Attachment) -> str:
         """Run one plugin with its full configuration on stdin; its stdout when it succeeds."""
         plugin_type = plugin["type"]
+        start = time.monotonic()
         done = subprocess.run(
             ["ip", "netns", "exec", self.node_netns, os.path.join(self.plugin_dir, plugin_type)],
             input=json.dumps(plugin), capture_output=True, text=True, timeout=self.timeout,
@@ -83,6 +88,8 @@ class CniRuntime:
                  "CNI_CONTAINERID": attachment.container_id, "CNI_NETNS": attachment.netns_path,
                  "CNI_IFNAME": attachment.ifname, "CNI_PATH": self.plugin_dir},
             check=False)
+        log.info("%s %s in %s: exit %d after %.1f s", plugin_type, command, self.node_netns,
+                 done.returncode, time.monotonic() - start)
         if done.returncode != 0:
             raise CniError(plugin_type, command, done.returncode, done.stdout, done.stderr)
         return done.stdout
