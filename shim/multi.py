@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
+from iptparse.errors import VERSION
 from shim import client
 
 # What each name a caller may use runs.
@@ -28,6 +29,10 @@ LINK_NAMES = (*PROGRAMS, "xtables-legacy-multi", "ip6tables", "ip6tables-save",
               "ip6tables-legacy-restore")
 IPV6_REFUSAL = ("{name}: bpftables does not enforce IPv6 yet; use ip6tables-legacy or "
                 "ip6tables-nft for IPv6 rules.\n")
+# ip6tables' own version answer: go-iptables runs `ip6tables --version` before anything else
+# and CNI's firewall plugin gives up on IPv4 too when that fails. A version accepts no rule.
+IPV6_VERSION_NAMES = ("ip6tables", "ip6tables-legacy")
+IPV6_VERSION = f"ip6tables {VERSION}\n"
 # iptables-restore's options that take a value in the next word (-w takes one only when it is
 # a number): whatever else does not start with '-' is the input FILE.
 _RESTORE_VALUE_OPTIONS = frozenset({"-W", "--wait-interval", "-T", "--table", "-M",
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     program, name, args = resolve(argv)
     if program is None:
+        if name in IPV6_VERSION_NAMES and args[:1] in (["-V"], ["--version"]):
+            # like iptables, -V first ends the command before anything else is read
+            sys.stdout.write(IPV6_VERSION)
+            return 0
         if name.startswith("ip6tables"):
             sys.stderr.write(IPV6_REFUSAL.format(name=name))
             return 1

@@ -23,6 +23,19 @@ from tests.oracle import Outcome
 BIN = Path(sys.executable).parent
 MULTI = str(BIN / "bpftables-multi")
 CLI = str(BIN / "bpftables")
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def checkout_multi(folder: Path) -> Path:
+    """A ``bpftables-multi`` in ``folder`` that runs this checkout's shim/ (the venv's own
+    launcher runs the checkout whose setup wrote it, even from another worktree); the agent it
+    starts needs PYTHONPATH=CHECKOUT as well."""
+    launcher = folder / "bpftables-multi"
+    launcher.write_text(f"#!{sys.executable} -S\nimport sys\n"
+                        f"sys.path.insert(0, {str(CHECKOUT)!r})\n"
+                        "from shim.multi import main\nsys.exit(main())\n")
+    launcher.chmod(0o755)
+    return launcher
 
 
 @dataclass(frozen=True)
