@@ -23,6 +23,15 @@ from tests.oracle import Outcome
 BIN = Path(sys.executable).parent
 MULTI = str(BIN / "bpftables-multi")
 CLI = str(BIN / "bpftables")
+# The installed commands import the packages from the checkout the venv was installed from
+# (an editable install); this checkout's own code must run instead, in the command and in the
+# agent it starts (``python -m shim.agent``, whose sys.path starts at its working directory).
+CHECKOUT = str(Path(__file__).resolve().parents[2])
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class BpftablesCommands:
         name = os.path.basename(argv[0]).replace("-legacy", "")
         done = subprocess.run(["ip", "netns", "exec", self.netns, MULTI, name, *argv[1:]],
                               input=stdin, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **self.env})
+                              env=_environment(self.env))
         return Outcome(done.returncode, done.stdout, done.stderr)
 
     def iptables(self, *args: str) -> Outcome:
@@ -57,7 +66,7 @@ class BpftablesCommands:
     def cli(self, *args: str, check: bool = True) -> Outcome:
         done = subprocess.run(["ip", "netns", "exec", self.netns, CLI, *args],
                               capture_output=True, text=True, timeout=60,
-                              env={**os.environ, **self.env}, check=check)
+                              env=_environment(self.env), check=check)
         return Outcome(done.returncode, done.stdout, done.stderr)
 
     def agent_pids(self) -> list[int]:
