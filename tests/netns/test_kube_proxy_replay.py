@@ -13,14 +13,17 @@ proxier's syncProxyRules and Monitor):
   --noflush --counters``: fixtures 04 -> 09 in order (08 fails as it did for kube-proxy, which
   then syncs in full: 09);
 * Monitor's reaction to a flush: the mangle canary is gone (``-S`` fails with an exit other
-  than 4), the nat and filter canaries are polled until gone, and the forced full resync brings
-  the services back.
+  than 4); with ``BPFTABLES_KUBE_REPLAY_FLUSH=1`` also the rest of the flush (nat and filter),
+  the nat and filter canaries polled until gone, and the forced full resync bringing the
+  services back (about a minute more: each of its 14 ``-I`` recompiles the datapath).
 
 Every call is made the same way to real iptables-legacy in a separate namespace: exit codes,
-stdout and stderr must be the same (save output without its ``#`` lines and counters). After
-each step, traffic crosses the node through the datapath: every service the rule set has
-(services.probe_every_service, checked against the reference model of the agent's own rule
-set, which equals iptables-legacy's), and the services a sync removed are no longer translated.
+stdout and stderr must be the same (save output without its ``#`` lines and counters). Every
+iptables here takes a lock file of the module's own: /run/xtables.lock is shared by parallel
+test runs. After each step, traffic crosses the node through the datapath: every service the
+rule set has (services.probe_every_service, checked against the reference model of the agent's
+own rule set, which equals iptables-legacy's), and the services a sync removed are no longer
+translated.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ CANARY_TABLES = ("mangle", "nat", "filter")  # Monitor's order: tables[0] is pol
 RESOURCE_PROBLEM = 4  # isResourceError: "could not check", the canary counts as present
 FLUSH_POLL, FLUSH_TIMEOUT = 0.1, 5.0  # iptablesFlushPollTime, iptablesFlushTimeout
 NFACCT_OBJECTS = ("ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts")
-# the flush and forced full resync: about as long again (every -I of the resync compiles)
-FULL_FLUSH = os.environ.get("BPFTABLES_KUBE_REPLAY_FLUSH", "1") == "1"
+# The flush and the forced full resync take about a minute more (every -I of the resync and
+# every flush compiles the datapath again): only with BPFTABLES_KUBE_REPLAY_FLUSH=1.
+FULL_FLUSH = os.environ.get("BPFTABLES_KUBE_REPLAY_FLUSH", "0") == "1"
 STALE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")
 
 Runner = Callable[[list[str], "str | None"], Outcome]
@@ -187,11 +191,16 @@ def fixture(name: str) -> str:
     return moved_addresses(next(FIXTURES.glob(f"{name}-*.rules")).read_text())
 
 
+def _without_counters(save: str) -> str:
+    """iptables-save output without its date lines and the node's traffic counters."""
+    return re.sub(r"\[\d+:\d+\]", "[0:0]", "".join(
+        line + "\n" for line in save.splitlines() if not line.startswith("#")))
+
+
 def _comparable(call: Call) -> tuple[object, ...]:
     out = call.outcome.out
-    if call.argv[0] == "iptables-save":  # its date line and the node's traffic counters
-        out = re.sub(r"\[\d+:\d+\]", "[0:0]",
-                     "".join(line + "\n" for line in out.splitlines() if not line.startswith("#")))
+    if call.argv[0] == "iptables-save":
+        out = _without_counters(out)
     return call.argv, call.outcome.code, out, call.outcome.err
 
 
@@ -222,6 +231,7 @@ class Replay:
         result = step(self.ours), step(self.real)
         ours = [_comparable(call) for call in self.ours.calls[first:]]
         real = [_comparable(call) for call in self.real.calls[real_first:]]
+        assert [call[0] for call in ours] == [call[0] for call in real]
         for mine, theirs in zip(ours, real, strict=True):
             assert mine == theirs, mine[0]
         return result
@@ -241,11 +251,6 @@ class Replay:
             arrived = arrival(self.topology, destination, port, first_port + 500 + number)
             assert arrived == (address(destination), port), (destination, port)
         return reached
-
-
-def _without_counters(save: str) -> str:
-    return re.sub(r"\[\d+:\d+\]", "[0:0]", "".join(
-        line + "\n" for line in save.splitlines() if not line.startswith("#")))
 
 
 def arrival(topo: Topology, destination: str, port: int, sport: int) -> tuple[int, int] | None:
@@ -311,7 +316,16 @@ def _restored(result: object) -> Outcome:
 
 
 def start_up(replay: Replay) -> None:
-    """Present() decides that IPv4 is supported; Monitor creates its canaries."""
+    """Present() decides that IPv4 is supported; Monitor creates its canaries. Before that,
+    what kube-proxy up to 1.33 also ran: the version probes (``iptables --version``, matched
+    with ``v([0-9]+(\\.[0-9]+)+)``; ``iptables-restore --version`` with empty stdin) and its
+    wait flags ``-w 5 -W 100000``."""
+    probed, _ = replay.both(lambda kp: kp.exec(["iptables", "--version"]))
+    assert isinstance(probed, Outcome) and re.search(r"v([0-9]+(\.[0-9]+)+)", probed.out)
+    replay.both(lambda kp: kp.exec(["iptables-restore", "--version"], ""))
+    older, _ = replay.both(lambda kp: kp.exec(["iptables", "-w", "5", "-W", "100000", "-S",
+                                               "POSTROUTING", "-t", "nat"]))
+    assert isinstance(older, Outcome) and older.code == 0
     present, _ = replay.both(lambda kp: kp.chain_exists("nat", "POSTROUTING"))
     assert isinstance(present, Outcome) and present.code == 0
     created, _ = replay.both(KubeProxy.ensure_canaries)
