@@ -42,11 +42,11 @@ from bench.kube_gen import JUMPS
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from tests.netns.agents import BpftablesCommands, bpftables_in
-from tests.netns.packets import parsed, wire
+from tests.netns.packets import answer, headers, parsed, wire
 from tests.netns.services import FIXTURES, moved_addresses, prepare, probe_every_service
 from tests.netns.topology import CLIENT_ADDR, Topology, drain, received, send_packet
 from tests.oracle import LegacyIptables, Outcome
-from translator.model.packet import IPPROTO_TCP, TCP_SYN, Packet, address
+from translator.model.packet import IPPROTO_TCP, TCP_ACK, TCP_SYN, Packet, address
 
 pytestmark = [pytest.mark.netns, pytest.mark.bpf,
               pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures missing")]
@@ -253,22 +253,57 @@ class Replay:
         return reached
 
 
-def arrival(topo: Topology, destination: str, port: int, sport: int) -> tuple[int, int] | None:
-    """Where a new TCP connection from the client to ``destination:port`` reaches the
-    server's side, or None."""
+def _client_packet(topo: Topology, destination: str, port: int, sport: int,
+                   flags: int) -> Packet | None:
+    """A TCP packet from the client to ``destination:port``, as it reached the server's
+    side (None: it did not)."""
     client = topo.sender(topo.client, marked=True)
     at_server = topo.capture(topo.server, "s0")
     try:
         drain(at_server)
         packet = Packet(address(CLIENT_ADDR), address(destination), IPPROTO_TCP, sport, port,
-                        tcp_flags=TCP_SYN)
+                        tcp_flags=flags)
         send_packet(client, wire(packet), destination)
         seen = [parsed(raw) for raw in received(at_server, 0.2)]
-        syns = [p for p in seen if p.protocol == IPPROTO_TCP and p.sport == sport]
-        return (syns[0].dst, syns[0].dport) if syns else None
+        tcp = [p for p in seen if p.protocol == IPPROTO_TCP]
+        return tcp[0] if tcp else None
     finally:
         client.close()
         at_server.close()
+
+
+def arrival(topo: Topology, destination: str, port: int, sport: int) -> tuple[int, int] | None:
+    """Where a new TCP connection from the client to ``destination:port`` reaches the
+    server's side, or None."""
+    arrived = _client_packet(topo, destination, port, sport, TCP_SYN)
+    return None if arrived is None else (arrived.dst, arrived.dport)
+
+
+def open_connection(topo: Topology, destination: str, port: int, sport: int) -> Packet:
+    """A handshake's SYN from the client and the endpoint's SYN-ACK back through the node;
+    the SYN as the endpoint saw it."""
+    arrived = _client_packet(topo, destination, port, sport, TCP_SYN)
+    assert arrived is not None, (destination, port)
+    server = topo.sender(topo.server, marked=True)
+    at_client = topo.capture(topo.client, "c0")
+    try:
+        drain(at_client)
+        send_packet(server, wire(answer(arrived)), CLIENT_ADDR)
+        back = [parsed(raw) for raw in received(at_client, 0.2)]
+        assert [(p.src, p.sport) for p in back if p.protocol == IPPROTO_TCP] == [
+            (address(destination), port)]
+    finally:
+        server.close()
+        at_client.close()
+    return arrived
+
+
+def still_translated(topo: Topology, destination: str, port: int, sport: int,
+                     opened: Packet) -> bool:
+    """The connection's next packet (the client's ACK) reaches the endpoint it was given,
+    from the same translated source: its connection outlived the syncs since."""
+    arrived = _client_packet(topo, destination, port, sport, TCP_ACK)
+    return arrived is not None and headers(arrived)[:5] == headers(opened)[:5]
 
 
 @pytest.fixture(scope="module")
@@ -308,6 +343,7 @@ SVC1, SVC2, SVC3, SVC4 = (("198.18.5.41", 80), ("198.18.5.42", 8080), ("198.18.5
                           ("198.18.5.44", 80))
 # both test clients reach a ClusterIP service (these fixtures have no source ranges)
 CLIENTS = 2
+LONG_LIVED_PORT = 40999
 
 
 def _restored(result: object) -> Outcome:
@@ -347,17 +383,27 @@ def syncs_04_to_09(replay: Replay) -> None:
     assert restored.code == 0, restored.err
     assert {"KUBE-SVC-XPGD46QRK7WJZT7O", "KUBE-SEP-UHEGFW77JX3KXTOV"} <= existing
     assert replay.probe(42000) == CLIENTS * len((SVC1, SVC2, SVC3))
+    # a connection to svc3 made now keeps its endpoint through every later sync, also once
+    # 09 has moved svc3 to other endpoints (connections outlive rules, as in the kernel;
+    # kube-proxy clears only UDP ones)
+    opened = open_connection(replay.topology, *SVC3, LONG_LIVED_PORT)
+    assert opened.dst == address("198.19.3.1")
+
+    def kept() -> bool:
+        return still_translated(replay.topology, *SVC3, LONG_LIVED_PORT, opened)
 
     # 06: partial, svc2 deleted: its chains (which iptables-save showed) flushed and -X'd
     (existing, restored), _ = replay.both(lambda kp: kp.sync(fixture("06"), full=False))
     assert restored.code == 0, restored.err
     assert {"KUBE-SVC-2VJB64SDSIJUP5T6", "KUBE-SEP-UHEGFW77JX3KXTOV"} <= existing
     assert replay.probe(43000, removed=(SVC2,)) == CLIENTS * len((SVC1, SVC3))
+    assert kept()
 
     # 07: partial, svc4 without endpoints: filter REJECT (the probe expects REJECT's answer)
     restored = _restored(replay.both(lambda kp: kp.sync(fixture("07"), full=False)))
     assert restored.code == 0, restored.err
     assert replay.probe(44000, removed=(SVC2,)) == CLIENTS * len((SVC1, SVC3))
+    assert kept()
 
     # 08: partial, jumps to KUBE-SVC-4SW47YFZTEDKD3PK of a sync the fixtures leave out: the
     # restore fails at its nat table (a parameter problem, not the "line N failed" form whose
@@ -368,6 +414,7 @@ def syncs_04_to_09(replay: Replay) -> None:
     assert restored.code == 2 and "Error occurred at line: 23" in restored.err, restored.err
     assert _without_counters(replay.commands.save("nat")) == _without_counters(before)
     assert replay.probe(45000, removed=(SVC2,)) == CLIENTS * len((SVC1, SVC3))
+    assert kept()
 
     # 09: needFullSync: the jumps again (all there: -N says 1, -C says 0, no -I), then the
     # full restore; svc3 has two endpoints now, svc4's REJECT is gone
@@ -379,6 +426,7 @@ def syncs_04_to_09(replay: Replay) -> None:
     assert {call.outcome.code for call in again if "-C" in call.argv} == {0}
     assert not any("-I" in call.argv for call in again)
     assert replay.probe(46000, removed=(SVC2, SVC4)) == CLIENTS * len((SVC1, SVC3))
+    assert kept()
 
 
 def canary_removed(replay: Replay) -> None:
