@@ -23,13 +23,20 @@ from tests.oracle import Outcome
 BIN = Path(sys.executable).parent
 MULTI = str(BIN / "bpftables-multi")
 CLI = str(BIN / "bpftables")
+# The installed commands import the packages from the checkout the venv was installed from
+# (an editable install); this checkout's own code must run instead, in the command and in the
+# agent it starts (``python -m shim.agent``, whose sys.path starts at its working directory).
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 def checkout_multi(folder: Path) -> Path:
-    """A ``bpftables-multi`` in ``folder`` that runs this checkout's shim/ (the venv's own
-    launcher runs the checkout whose setup wrote it, even from another worktree); the agent it
-    starts needs PYTHONPATH=CHECKOUT as well."""
+    """A ``bpftables-multi`` in ``folder`` that runs this checkout's shim/ (for a shim-dir a
+    caller puts first in PATH); the agent it starts needs PYTHONPATH=CHECKOUT as well."""
     launcher = folder / "bpftables-multi"
     launcher.write_text(f"#!{sys.executable} -S\nimport sys\n"
                         f"sys.path.insert(0, {str(CHECKOUT)!r})\n"
@@ -49,7 +56,7 @@ class BpftablesCommands:
         name = os.path.basename(argv[0]).replace("-legacy", "")
         done = subprocess.run(["ip", "netns", "exec", self.netns, MULTI, name, *argv[1:]],
                               input=stdin, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **self.env})
+                              env=_environment(self.env))
         return Outcome(done.returncode, done.stdout, done.stderr)
 
     def iptables(self, *args: str) -> Outcome:
@@ -70,7 +77,7 @@ class BpftablesCommands:
     def cli(self, *args: str, check: bool = True) -> Outcome:
         done = subprocess.run(["ip", "netns", "exec", self.netns, CLI, *args],
                               capture_output=True, text=True, timeout=60,
-                              env={**os.environ, **self.env}, check=check)
+                              env=_environment(self.env), check=check)
         return Outcome(done.returncode, done.stdout, done.stderr)
 
     def agent_pids(self) -> list[int]:
