@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"ERROR: No valid subcommand given.\nValid subcommands: "
                          f"{', '.join(PROGRAMS)}.\n")
         return 1
+    if args in (["-V"], ["--version"]):
+        # version probes (kube-proxy, go-iptables) are answered without starting the agent
+        sys.stdout.write(f"{program} {VERSION}\n")
+        return 0
     stdin = ""
     if program == "iptables-restore" and restore_reads_stdin(args):
         stdin = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
