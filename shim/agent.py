@@ -183,6 +183,10 @@ class Agent:
             owners = self.restarted_owners(effect)
             if owners:
                 self.datapath.zero_counters(owners)
+            try:
+                self.datapath.remove_stale_udp(self.ruleset, new)
+            except Exception:  # the rules are enforced: stale flows only time out as before
+                log.exception("removing UDP connections to DNAT destinations that went away")
         self.store.append({key: request[key] for key in ("program", "argv", "stdin", "cwd")})
         self.ruleset = new
         return effect.outcome
