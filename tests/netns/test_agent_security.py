@@ -147,3 +147,52 @@ def test_many_idle_connections_do_not_exhaust_the_agent(commands: BpftablesComma
             sock.close()
     assert commands.agent_pids() == pid
     assert "-A INPUT -s 198.18.0.10/32 -j DROP" in commands.iptables("-S", "INPUT").out
+
+
+def test_garbage_through_the_commands_changes_neither_rules_nor_programs() -> None:
+    """Bad input end to end (issue 8 item 5): generated failing commands through
+    bpftables-multi with the datapath on leave iptables-save and the programs as they were."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.fuzz_grammar import BASE_RESTORE, iptables_argv, restore_text
+
+    with agent_namespace() as commands:
+        assert commands.restore(BASE_RESTORE).code == 0
+        failures = []
+
+        def state() -> tuple[str, dict, int, list[str]]:
+            status = _status(commands)
+            datapath = status["datapath"]
+            saved = "".join(commands.save(table, counters=True) for table in ("filter", "nat"))
+            return saved, datapath["programs"], datapath["generation"], sorted(status["tables"])
+
+        baseline = [state()]
+
+        @settings(max_examples=25, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=st.one_of(iptables_argv().map(lambda argv: ("iptables", argv, None)),
+                              restore_text().map(lambda text: ("iptables-restore",
+                                                               ["--noflush"], text))))
+        def one(case: tuple[str, list[str], str | None]) -> None:
+            program, argv, text = case
+            if any("\x00" in word for word in argv) or "\x00" in (text or ""):
+                return
+            done = commands.run([program, *argv], stdin=text)
+            assert "Traceback" not in done.err
+            if done.code == 0:  # it worked: back to the base, the new baseline
+                assert commands.restore(BASE_RESTORE, "--counters").code == 0
+                baseline[0] = state()
+                return
+            failures.append(argv)
+            now = state()
+            assert now[0] == baseline[0][0], (program, argv, text)
+            if now[3] != baseline[0][3]:
+                # as iptables does, a failing command still created the (empty) table it
+                # named: a new table is a new datapath generation
+                baseline[0] = now
+                return
+            assert now == baseline[0], (program, argv, text)
+
+        one()
+        assert failures  # the sample did fail somewhere
