@@ -160,3 +160,11 @@ def test_restore_files(argv: list[str], text: str, folder: Path, base: Ruleset) 
 def test_save_options(argv: list[str], folder: Path, base: Ruleset) -> None:
     effect = _checked_run("iptables-save", argv, "", _host(folder, base))
     assert effect.ruleset is None or set(effect.ruleset.tables) >= set(base.tables)
+
+
+def test_test_mode_still_wants_commit(folder: Path, base: Ruleset) -> None:
+    """Found by the differential sample: ``--test`` without COMMIT is an error in
+    iptables-legacy-restore 1.8.9 too (exit 1, "COMMIT expected at line 2")."""
+    effect = run("iptables-restore", ["--test"], "*filter", _host(folder, base))
+    assert (effect.outcome.exit_code, effect.outcome.stderr) == (
+        1, "iptables-restore: COMMIT expected at line 2\n")
