@@ -168,3 +168,18 @@ def test_test_mode_still_wants_commit(folder: Path, base: Ruleset) -> None:
     effect = run("iptables-restore", ["--test"], "*filter", _host(folder, base))
     assert (effect.outcome.exit_code, effect.outcome.stderr) == (
         1, "iptables-restore: COMMIT expected at line 2\n")
+
+
+@pytest.mark.xfail(strict=True, reason="open: -T skips a table differently in iptables-legacy "
+                   "(found by the differential sample at BPFTABLES_FUZZ_EXAMPLES=10000)")
+@pytest.mark.parametrize("text", [
+    "*filter",
+    "*filter\n-A INPUT -j ACCEPT\n",
+    "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n*nat\n-A INPUT -j ACCEPT\nCOMMIT\n",
+])
+def test_restore_table_option_skips_like_legacy(text: str, folder: Path, base: Ruleset) -> None:
+    """iptables-legacy-restore -T nat exits 0 on each of these (checked in a namespace): a
+    skipped table never enters table mode, so no COMMIT is expected and the next ``*`` line
+    starts a table."""
+    effect = run("iptables-restore", ["-T", "nat"], text, _host(folder, base))
+    assert effect.outcome.exit_code == 0, effect.outcome
