@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,15 @@ def _flow(flow: structs.flow4) -> Flow:
 def _flow4(flow: Flow) -> structs.flow4:
     proto, saddr, daddr, sport, dport = flow
     return structs.flow4(structs.be32(saddr), structs.be32(daddr), sport, dport, proto)
+
+
+_FLOW_PROTO = structs.flow4.proto.offset  # where a connection key keeps its protocol
+
+
+def _status(flags: int) -> frozenset[str]:
+    return frozenset(name for name, bit in (
+        ("SEEN_REPLY", structs.CT_F_SEEN_REPLY), ("SNAT", structs.CT_F_SNAT),
+        ("DNAT", structs.CT_F_DNAT)) if flags & bit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +290,7 @@ class Enforcer:
                 continue
             found.append(Connection(_flow(structs.flow4.from_buffer_copy(key)),
                                     _flow(entry.other), entry.tcp_state,
-                                    frozenset(name for name, bit in (
-                                        ("SEEN_REPLY", structs.CT_F_SEEN_REPLY),
-                                        ("SNAT", structs.CT_F_SNAT),
-                                        ("DNAT", structs.CT_F_DNAT)) if entry.flags & bit),
-                                    entry.mark))
+                                    _status(entry.flags), entry.mark))
         return found
 
     def add_connections(self, connections: Iterable[tuple[Connection, float]]) -> int:
@@ -314,6 +319,38 @@ class Enforcer:
                 table.update(bytes(reply), bytes(reference))
             written += 1
         return written
+
+    def remove_connections(self, doomed: Callable[[Connection], bool],
+                           protocol: int | None = None) -> int:
+        """Delete the connections ``doomed`` says so of (only ``protocol``'s when given), each
+        with its reply reference: their next packet starts a new connection through the
+        rules. Returns how many connections were removed."""
+        assert self.datapath is not None
+        table = self.datapath.maps["ct_map"]
+        entries: list[tuple[bytes, bytes]] = []
+        for key, value in table.items_batched():  # type: ignore[attr-defined]
+            if protocol is not None and key[_FLOW_PROTO] != protocol:
+                continue
+            entries.append((key, value))  # type: ignore[arg-type]
+        removed = 0
+        for key, value in entries:
+            entry = structs.ct_entry.from_buffer_copy(value)
+            if entry.flags & structs.CT_F_REPLY_REF:
+                continue
+            connection = Connection(_flow(structs.flow4.from_buffer_copy(key)), _flow(entry.other),
+                                    entry.tcp_state, _status(entry.flags), entry.mark)
+            if not doomed(connection):
+                continue
+            # the original first: a packet of the flow in between finds no connection and
+            # starts a new one; the reply reference then goes (it frees that reply tuple)
+            table.delete(key)  # type: ignore[attr-defined]
+            if entry.flags & (structs.CT_F_SNAT | structs.CT_F_DNAT):
+                reference = table.lookup(bytes(entry.other))  # type: ignore[attr-defined]
+                if reference is not None and structs.ct_entry.from_buffer_copy(
+                        reference).flags & structs.CT_F_REPLY_REF:
+                    table.delete(bytes(entry.other))  # type: ignore[attr-defined]
+            removed += 1
+        return removed
 
     def zero_counters(self, owners: Iterable[tuple[str, str, int | None]] | None = None
                       ) -> None:

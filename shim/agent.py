@@ -46,6 +46,19 @@ log = logging.getLogger("bpftables.agent")
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 DEFAULT_LOCKFILE = "/run/xtables.lock"
+# How long a caller has to send its whole request once connected (a client that connects and
+# then stalls, or sends half a frame, must not hold a handler for ever);
+# BPFTABLES_REQUEST_TIMEOUT overrides. Executing the request has no limit (-w waits).
+REQUEST_TIMEOUT_S = 10.0
+# A non-root caller only ever gets the permission error, which needs argv and the first
+# table line of a restore: its request is not buffered beyond this.
+MAX_UNPRIVILEGED_REQUEST = 1 << 20
+# Connections served at once; more wait in the listen backlog until a handler is free.
+MAX_HANDLERS = 64
+
+
+def request_timeout() -> float:
+    return float(os.environ.get("BPFTABLES_REQUEST_TIMEOUT", REQUEST_TIMEOUT_S))
 
 
 class KernelIpsets:
@@ -183,7 +196,12 @@ class Agent:
             owners = self.restarted_owners(effect)
             if owners:
                 self.datapath.zero_counters(owners)
-        self.store.append({key: request[key] for key in ("program", "argv", "stdin", "cwd")})
+            try:
+                self.datapath.remove_stale_udp(self.ruleset, new)
+            except Exception:  # the rules are enforced: stale flows only time out as before
+                log.exception("removing UDP connections to DNAT destinations that went away")
+        self.store.append({"program": request["program"], "argv": request["argv"],
+                           "stdin": request.get("stdin") or "", "cwd": request.get("cwd") or "/"})
         self.ruleset = new
         return effect.outcome
 
@@ -216,17 +234,25 @@ class Agent:
             try:
                 _, uid, gid = _UCRED.unpack(conn.getsockopt(
                     socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+                conn.settimeout(request_timeout())
                 try:
-                    request = receive_message(conn, max_request())
+                    request = receive_message(
+                        conn, max_request() if uid == 0 else MAX_UNPRIVILEGED_REQUEST)
+                    conn.settimeout(None)
                 except MessageTooLarge as error:
                     send_message(conn, {"stdout": "", "code": 1, "stderr":
                                         f"bpftables: request refused: too large ({error})\n"})
                     return
                 if uid != 0:
+                    problem = _malformed_run({"program": "iptables", "argv": [], **request})
+                    if problem is not None:
+                        send_message(conn, {"stdout": "", "code": 2, "stderr":
+                                            f"bpftables: malformed request: {problem}\n"})
+                        return
                     lockfile = request.get("lockfile") or DEFAULT_LOCKFILE
                     outcome = permission_denied(
                         request.get("program", "iptables"), list(request.get("argv", [])),
-                        request.get("stdin", ""), lockfile, _may_open(lockfile, uid, gid))
+                        request.get("stdin") or "", lockfile, _may_open(lockfile, uid, gid))
                     send_message(conn, _reply(outcome))
                     return
                 send_message(conn, self.serve(request))
@@ -244,6 +270,10 @@ class Agent:
         self.served += 1
         op = request.get("op")
         if op == "run":
+            problem = _malformed_run(request)
+            if problem is not None:
+                return {"stdout": "", "stderr": f"bpftables: malformed request: {problem}\n",
+                        "code": 2}
             return _reply(self.run_command(request))
         if op == "status":
             with self.state_lock:
@@ -263,7 +293,7 @@ class Agent:
         host = RequestHost(self, request.get("cwd") or "/",
                            request.get("lockfile") or DEFAULT_LOCKFILE)
         try:
-            effect = run(request["program"], list(request["argv"]), request.get("stdin", ""),
+            effect = run(request["program"], list(request["argv"]), request.get("stdin") or "",
                          host)
             if effect.ruleset is None:
                 return effect.outcome
@@ -365,6 +395,20 @@ def _may_open(path: str, uid: int, gid: int) -> bool:
     return bool(status.st_mode & 0o004)
 
 
+def _malformed_run(request: dict[str, Any]) -> str | None:
+    """What is wrong with a ``run`` request's fields (None: nothing); the commands send them
+    right, anyone else connecting to the socket may not."""
+    argv = request.get("argv")
+    if not isinstance(request.get("program"), str):
+        return "program must be a string"
+    if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
+        return "argv must be a list of strings"
+    for key in ("stdin", "cwd", "lockfile"):
+        if request.get(key) is not None and not isinstance(request[key], str):
+            return f"{key} must be a string"
+    return None
+
+
 def _reply(outcome: Outcome) -> dict[str, Any]:
     return {"stdout": outcome.stdout, "stderr": outcome.stderr, "code": outcome.exit_code}
 
@@ -419,10 +463,30 @@ def main(argv: list[str] | None = None) -> int:
     if datapath is not None:
         datapath.watch_links(agent.state_lock, lambda error: log.error("links: %s", error))
 
+    handlers = threading.BoundedSemaphore(MAX_HANDLERS)
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            agent.handle(conn)
+        finally:
+            handlers.release()
+
     def accept() -> None:
         while True:
-            conn, _ = listener.accept()
-            threading.Thread(target=agent.handle, args=(conn,), daemon=True).start()
+            handlers.acquire()  # at the limit, callers wait in the listen backlog
+            try:
+                conn, _ = listener.accept()
+            except OSError as error:  # out of descriptors: wait, never stop serving
+                handlers.release()
+                log.warning("accept failed: %s", error)
+                time.sleep(0.1)
+                continue
+            try:
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+            except RuntimeError as error:  # no thread to be had: this caller is told so
+                handlers.release()
+                log.warning("cannot serve a connection: %s", error)
+                conn.close()
 
     threading.Thread(target=accept, name="accept", daemon=True).start()
     agent.stopping.wait()

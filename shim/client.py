@@ -10,8 +10,18 @@ import os
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from shim.protocol import AGENT_SOCKET, receive_message, send_message
+from shim.protocol import (
+    AGENT_SOCKET,
+    MessageTooLarge,
+    encode_message,
+    max_request,
+    receive_message,
+)
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 # How long a command waits for an agent it started to listen (it binds its socket before
 # loading anything heavy, so this is mostly Python's start).
@@ -61,10 +71,22 @@ def connect(start: bool = True) -> socket.socket:
 
 
 def call(message: dict[str, object], start: bool = True) -> dict[str, object]:
-    """Send one request to the agent and return its reply."""
+    """Send one request to the agent and return its reply. MessageTooLarge, before anything
+    is sent (or an agent started), when the agent would refuse it for its size."""
+    data = encode_message(message, max_request())
     with connect(start) as sock:
-        send_message(sock, message)
+        sock.sendall(data)
         return receive_message(sock)
+
+
+def read_input(stream: BinaryIO, limit: int | None = None) -> str:
+    """Standard input for a request, at most the agent's request limit (MessageTooLarge
+    beyond it: an endless or huge input is refused, never buffered without bound)."""
+    limit = max_request() if limit is None else limit
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise MessageTooLarge(f"more than {limit} bytes of input, limit {limit}")
+    return data.decode("utf-8", "surrogateescape")
 
 
 def is_root() -> bool:

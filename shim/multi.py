@@ -82,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"{program} {VERSION}\n")
         return 0
     stdin = ""
-    if program == "iptables-restore" and restore_reads_stdin(args):
-        stdin = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-    request = {"op": "run", "program": program, "argv": args, "stdin": stdin,
-               "cwd": os.getcwd(), "lockfile": os.environ.get("XTABLES_LOCKFILE")}
     try:
+        if program == "iptables-restore" and restore_reads_stdin(args):
+            stdin = client.read_input(sys.stdin.buffer)
+        request = {"op": "run", "program": program, "argv": args, "stdin": stdin,
+                   "cwd": os.getcwd(), "lockfile": os.environ.get("XTABLES_LOCKFILE")}
         reply = client.call(request, start=client.is_root())
+    except client.MessageTooLarge as error:  # refused here, as the agent would refuse it
+        sys.stderr.write(f"bpftables: request refused: too large ({error})\n")
+        return 1
     except (ConnectionError, ValueError) as error:  # the agent died mid-request
         sys.stderr.write(f"{program}: the bpftables agent did not answer: {error}\n")
         return 4

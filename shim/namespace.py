@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from pyroute2 import IPRoute
 
 from bpf.bpffs import current_netns_cookie, ensure_bpffs, pin_dir_for, remove_tree
-from bpf.enforcer import Enforcer, Interface, ipv4_of
+from bpf.enforcer import Connection, Enforcer, Interface, ipv4_of
 from bpf.ruledata import Environment
+from iptparse.extensions.nat import DnatOptions, NatRange
 from iptparse.model import Counters, Ruleset, Table
 from translator.compile import Compiler
 from translator.shape import ShapeAnalyzer
@@ -27,6 +28,49 @@ log = logging.getLogger(__name__)
 
 # A rule's counters (table, chain, rule number) or a built-in chain's policy (number None).
 CounterOwner = tuple[str, str, int | None]
+
+IPPROTO_UDP = 17
+
+
+def dnat_destinations(ruleset: Ruleset) -> frozenset[NatRange]:
+    """The address/port ranges the nat table's DNAT rules translate to."""
+    table = ruleset.tables.get("nat")
+    if table is None:
+        return frozenset()
+    return frozenset(rule.target.options.to for chain in table.chains.values()
+                     for rule in chain.rules
+                     if rule.target is not None and rule.target.name == "DNAT"
+                     and isinstance(rule.target.options, DnatOptions))
+
+
+def _covers(destination: NatRange, address: int, port: int) -> bool:
+    """Whether a connection translated to (address, port) could come from this range (no
+    address or no port in a range keeps the packet's own)."""
+    if destination.ips is not None and not destination.ips[0] <= address <= destination.ips[1]:
+        return False
+    return destination.ports is None or destination.ports[0] <= port <= destination.ports[1]
+
+
+def stale_dnat(old: Ruleset, new: Ruleset) -> Callable[[Connection], bool] | None:
+    """Which UDP connections a change of rule set leaves pointing at a DNAT destination that is
+    gone (None: no destination went away, nothing to look at). kube-proxy removes such
+    entries from the kernel's table so that UDP clients, which keep their 5-tuple, move to a
+    live endpoint with their next datagram instead of sending into a void until the entry
+    times out."""
+    before, after = dnat_destinations(old), dnat_destinations(new)
+    gone = before - after
+    if not gone:
+        return None
+
+    def doomed(connection: Connection) -> bool:
+        if "DNAT" not in connection.status or connection.original[0] != IPPROTO_UDP:
+            return False
+        # the reply comes from where the connection was translated to
+        _, address, _, port, _ = connection.reply
+        return (any(_covers(range_, address, port) for range_ in gone)
+                and not any(_covers(range_, address, port) for range_ in after))
+
+    return doomed
 
 
 @dataclass(frozen=True)
@@ -84,6 +128,8 @@ class NamespaceDatapath:
         self.ruleset: Ruleset | None = None
         self.last_apply_s = 0.0
         self.applies = 0
+        self.stale_removed = 0  # UDP connections removed because their DNAT target went away
+        self.last_stale_scan_s = 0.0
 
     def apply(self, ruleset: Ruleset) -> None:
         """Make the datapath run ``ruleset`` (raises, changing nothing the rules see, when it
@@ -97,6 +143,20 @@ class NamespaceDatapath:
         self.ruleset = ruleset
         self.applies += 1
         self.last_apply_s = time.perf_counter() - start
+
+    def remove_stale_udp(self, old: Ruleset, new: Ruleset) -> int:
+        """After ``new`` replaced ``old``: remove the UDP connections DNATed to a destination
+        that ``new`` no longer has (see :func:`stale_dnat`). Returns how many."""
+        doomed = stale_dnat(old, new)
+        if doomed is None or self.enforcer.datapath is None:
+            return 0
+        start = time.perf_counter()
+        removed = self.enforcer.remove_connections(doomed, IPPROTO_UDP)
+        self.last_stale_scan_s = time.perf_counter() - start
+        self.stale_removed += removed
+        log.info("removed %d UDP connections to DNAT destinations that went away (%.1f ms)",
+                 removed, 1000 * self.last_stale_scan_s)
+        return removed
 
     def refresh_links(self) -> bool:
         """Re-read the links; when they changed, attach to new ones and rewrite what depends
@@ -187,6 +247,8 @@ class NamespaceDatapath:
             "applies": self.applies,
             "last_apply_ms": round(1000 * self.last_apply_s, 2),
             "last_map_writes": self.enforcer.last_writes,
+            "stale_udp_removed": self.stale_removed,
+            "last_stale_scan_ms": round(1000 * self.last_stale_scan_s, 2),
             "interfaces": [interface.name for interface in self.links.interfaces],
             "programs": {f"{name}/{hook}": prog_id for (name, hook), prog_id
                          in sorted(self.enforcer.program_ids().items())},

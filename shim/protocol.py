@@ -28,9 +28,16 @@ def max_request() -> int:
     return int(os.environ.get("BPFTABLES_MAX_REQUEST", MAX_REQUEST_DEFAULT))
 
 
-def send_message(sock: socket.socket, message: dict[str, object]) -> None:
+def encode_message(message: dict[str, object], limit: int | None = None) -> bytes:
+    """One message as it goes on the wire; MessageTooLarge when it exceeds ``limit``."""
     data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogateescape")
-    sock.sendall(_LENGTH.pack(len(data)) + data)
+    if limit is not None and len(data) > limit:
+        raise MessageTooLarge(f"{len(data)} bytes, limit {limit}")
+    return _LENGTH.pack(len(data)) + data
+
+
+def send_message(sock: socket.socket, message: dict[str, object]) -> None:
+    sock.sendall(encode_message(message))
 
 
 def _receive_exactly(sock: socket.socket, size: int) -> bytes:

@@ -263,7 +263,7 @@ class Restorer:
             except IptablesError as error:
                 message, code = _format_error(error, line)
                 raise RestoreError(message, code, committed) from error
-        if table is not None and not options.test:
+        if table is not None:  # --test too (checked with iptables-legacy-restore --test)
             raise RestoreError(f"{PROGRAM}: COMMIT expected at line {line + 1}\n", 1, committed)
         return committed
 
