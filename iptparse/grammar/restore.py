@@ -231,6 +231,8 @@ class Restorer:
                     if not words:
                         raise ParameterProblem(f"{PROGRAM}: line {line} table name invalid")
                     table_name = words[0]
+                    if options.table is not None and table_name != options.table:
+                        continue  # -T: another table's lines are skipped, never parsed
                     if table_name not in TABLE_BUILTINS:
                         raise ParameterProblem(
                             f"{PROGRAM}: unable to initialize table '{table_name}'"
@@ -256,7 +258,7 @@ class Restorer:
                     self._chain_line(table, raw, line, options)
                 elif table is not None:
                     self._rule_line(table, table_name, raw, line, options)
-                else:
+                elif options.table is None:  # -T: whatever is outside that table is skipped
                     raise RestoreError(_line_failed(line), 1, committed)
             except TableError as error:
                 raise RestoreError(_line_failed(line), 1, committed) from error
