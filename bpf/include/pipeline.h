@@ -31,7 +31,10 @@ static __always_inline int fib_lookup4(struct __sk_buff *skb, struct pkt_state *
 	fib->ipv4_dst = st->pkt.daddr;
 	fib->tos = st->pkt.tos;
 	fib->l4_protocol = st->pkt.protocol;
-	fib->tot_len = st->pkt.tot_len;
+	/* tot_len stays 0: the kernel then checks the skb against the egress MTU itself, which
+	 * knows a GSO packet (a 64 KB TCP burst from a veth) leaves as MTU-sized segments; with
+	 * the IP header's length it would answer FRAG_NEEDED and the burst would skip FORWARD
+	 * and POSTROUTING (its MASQUERADE, its DROPs) on the kernel's own path */
 	fib->ifindex = ifindex;
 	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
 }

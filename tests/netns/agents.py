@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -159,3 +160,53 @@ def udp_delivered(client_ns: str, server_ns: str, server_addr: str, count: int =
         return got
     finally:
         receiver.close()
+
+
+def tcp_bulk(client_ns: str, server_ns: str, server_addr: str, total: int,
+             connect_to: tuple[str, int] | None = None, timeout: float = 5.0
+             ) -> tuple[int, str | None]:
+    """Send ``total`` bytes over one TCP connection from the client namespace to a listener on
+    ``server_addr``:5201 (through ``connect_to`` when a service stands in front): the bytes
+    that arrived and the peer address the server saw. Big writes go out as GSO bursts."""
+    listener = create_socket(server_ns, socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((server_addr, 5201))
+    listener.listen(1)
+    listener.settimeout(timeout)
+    arrived = [0]
+    peer: list[str | None] = [None]
+
+    def serve() -> None:
+        try:
+            conn, (address, _) = listener.accept()
+        except OSError:
+            return
+        peer[0] = address
+        conn.settimeout(timeout)
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(1 << 20)
+                except OSError:
+                    return
+                if not data:
+                    return
+                arrived[0] += len(data)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    sender = create_socket(client_ns, socket.AF_INET, socket.SOCK_STREAM)
+    sender.settimeout(timeout)
+    try:
+        sender.connect(connect_to or (server_addr, 5201))
+        chunk = b"b" * (1 << 20)
+        for _ in range(0, total, len(chunk)):
+            sender.sendall(chunk)
+        sender.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        server.join(timeout + 1)
+        sender.close()
+        listener.close()
+    return arrived[0], peer[0]

@@ -20,6 +20,7 @@ from tests.netns.agents import (
     BpftablesCommands,
     agent_namespace,
     bpftables_in,
+    tcp_bulk,
     udp_delivered,
 )
 from tests.netns.topology import CLIENT_ADDR, SERVER_ADDR, Topology
@@ -181,6 +182,19 @@ def test_counters_are_the_datapaths_and_zeroed_by_z(
     assert zeroed[2].split()[:2] == ["2", "74"]  # listed, then zeroed
     assert zeroed[3] == "Zeroing chain `FORWARD'"
     assert "[0:0] -A FORWARD" in commands.save(counters=True)
+
+
+def test_bulk_tcp_runs_every_hook(routed: tuple[Topology, BpftablesCommands]) -> None:
+    """GSO bursts (64 KB writes over veth) go through FORWARD and POSTROUTING like any packet:
+    the FIB lookup's MTU check once sent them down the kernel's path, un-NATed."""
+    topo, commands = routed
+    text = ("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o n1 -j MASQUERADE\nCOMMIT\n"
+            "*filter\n:FORWARD DROP [0:0]\n"
+            "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+            "-A FORWARD -p tcp --dport 5201 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n")
+    assert commands.restore(text).code == 0
+    total = 8 << 20
+    assert tcp_bulk(topo.client, topo.server, SERVER_ADDR, total) == (total, "198.18.1.1")
 
 
 def test_new_links_are_attached(routed: tuple[Topology, BpftablesCommands]) -> None:
