@@ -7,8 +7,8 @@
  *       packets. Stops after SECONDS or MAX_PACKETS, whichever comes first. Prints
  *       "sent PACKETS SECONDS".
  *   sender recv PORT SECONDS
- *       counts UDP datagrams arriving on PORT (any local address) for SECONDS. Prints
- *       "received PACKETS FIRST_TO_LAST_SECONDS".
+ *       counts UDP datagrams arriving on PORT (any local address) for SECONDS, or until
+ *       SIGTERM. Prints "received PACKETS FIRST_TO_LAST_SECONDS".
  *
  * Both loops are bounded by time (and the sender by packets too). Built by bench/topology.py
  * with the system's cc at run time.
@@ -20,6 +20,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,14 @@ struct packet {
     struct udphdr udp;
     char payload[PAYLOAD];
 } __attribute__((packed));
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
 
 static double now(void)
 {
@@ -139,12 +148,14 @@ static int do_recv(int port, double seconds)
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    struct sigaction term = {.sa_handler = on_term};
+    sigaction(SIGTERM, &term, NULL);
     printf("ready\n");
     fflush(stdout);
     long received = 0;
     double deadline = now() + seconds, first = 0, last = 0;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    for (;;) {
+    while (!stopping) {
         double left = deadline - now();
         if (left <= 0)
             break;

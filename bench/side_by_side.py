@@ -94,6 +94,8 @@ def flood(topo: BenchTopology, destination: str, port: int, seconds: float, sour
                          str(seconds), str(int(seconds * MAX_PPS)), source_base, str(sources),
                          timeout=seconds + 30).stdout.split()
         taken = topo.rx_packets(topo.node, "n0") - before
+        time.sleep(0.2)  # what is still in flight arrives
+        receiver.terminate()  # it prints its count and ends
         out, _ = receiver.communicate(timeout=seconds + 10)
     finally:
         stop(receiver)
