@@ -149,9 +149,17 @@ def http_rps(topo: BenchTopology, destination: str, seconds: float) -> float:
 
 
 def iperf_gbps(topo: BenchTopology, destination: str, seconds: float) -> float:
-    done = topo.exec(topo.client, "iperf3", "-c", destination, "-p", "80", "-t", str(seconds),
-                     "-J", timeout=seconds + 60)
-    return json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
+    """Received Gbit/s; one more try when the server is still busy with the last test."""
+    report: dict[str, Any] = {}
+    for _ in range(2):
+        done = topo.exec(topo.client, "iperf3", "-c", destination, "-p", "80", "-t",
+                         str(seconds), "-J", timeout=seconds + 60, check=False)
+        report = json.loads(done.stdout or "{}")
+        received = report.get("end", {}).get("sum_received")
+        if received is not None:
+            return received["bits_per_second"] / 1e9
+        time.sleep(1)
+    raise RuntimeError(f"iperf3: {report.get('error', 'no result')}")
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -173,7 +181,7 @@ class Run:
         whatever happens."""
         try:
             yield
-        except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - recorded; the other modes still run
             detail = getattr(error, "stderr", None) or ""
             message = f"{what}: {mode.name}: {error} {str(detail)[-300:]}".strip()
             log.error("%s", message)
