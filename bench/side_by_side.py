@@ -445,14 +445,17 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
                 ys.append(figure["median"])
         return xs, ys
 
+    colours = {name: f"C{n}" for n, name in enumerate([*results["modes"], "bpftables-xdp"])}
+
     def figure(path: str, title: str, ylabel: str, lines: list[tuple[str, str, str | None]],
                key: str, logy: bool, scale: float = 1.0) -> None:
         fig, axis = plt.subplots(figsize=(7, 4.5))
         drew = False
         for label, name, sub in lines:
             xs, ys = series(key, name, sub)
-            if xs:
-                axis.plot(xs, [y * scale for y in ys], marker="o", label=label)
+            if xs:  # a mode keeps its colour; its last service is dashed
+                axis.plot(xs, [y * scale for y in ys], marker="o", label=label,
+                          color=colours.get(name), linestyle="--" if sub == "last" else "-")
                 drew = True
         if not drew:
             plt.close(fig)
@@ -504,7 +507,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "latest"),
                         help="results path without extension (.json, .md; plots beside)")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--replot", action="store_true",
+                        help="only write the table and plots again from the results' .json")
     args = parser.parse_args(argv)
+    if args.replot:
+        out = Path(args.out)
+        write_outputs(json.loads(out.with_suffix(".json").read_text()), out, not args.no_plots)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stderr)
     defaults = QUICK if args.quick else FULL
@@ -551,13 +560,18 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    write_outputs(results, out, not args.no_plots)
+    return 0
+
+
+def write_outputs(results: dict[str, Any], out: Path, with_plots: bool) -> None:
+    """The markdown table (printed too) and the plots beside the results."""
     text = markdown(results)
-    if not args.no_plots:
+    if with_plots:
         written = plots(results, out.parent)
         text += "\n" + "\n".join(f"![{path.stem}]({path.name})" for path in written) + "\n"
     out.with_suffix(".md").write_text(text)
     print(text)
-    return 0
 
 
 if __name__ == "__main__":
