@@ -20,10 +20,17 @@ test-unit: setup
 lint: setup
 	$(PY) -m ruff check iptparse translator bpf shim tests bench
 
+# BENCH_QUICK=1: the short side-by-side run (under 10 minutes), without the single benches
 bench: setup
+	bash scripts/setup_bench.sh
+ifeq ($(BENCH_QUICK),1)
+	$(PY) -m bench.side_by_side --quick
+else
 	$(PY) -m bench.parse_speed
 	$(PY) -m bench.plan_speed
 	$(PY) -m bench.datapath_speed
+	$(PY) -m bench.side_by_side
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -44,10 +44,23 @@ def _frame(destination: int, sport: int) -> bytes:
                                   tcp_flags=TCP_SYN))
 
 
-def _median_ns(prog_fd: int, frames: list[bytes]) -> float:
+def _ns(prog_fd: int, frames: list[bytes]) -> dict[str, float]:
+    """min, median and max ns of single runs, one per frame."""
     from bpf.testrun import run_program
 
-    return statistics.median(run_program(prog_fd, frame).duration_ns for frame in frames)
+    times = [run_program(prog_fd, frame).duration_ns for frame in frames]
+    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
+
+
+def _median_ns(prog_fd: int, frames: list[bytes]) -> float:
+    return _ns(prog_fd, frames)["median"]
+
+
+def _with_range(result: dict[str, float], key: str, figures: dict[str, float]) -> None:
+    """The median under ``key``, min and max beside it (``key``_min, ``key``_max)."""
+    result[key] = figures["median"]
+    result[f"{key}_min"] = figures["min"]
+    result[f"{key}_max"] = figures["max"]
 
 
 def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
@@ -66,25 +79,25 @@ def measure(services: int, runs: int, pins: Path) -> dict[str, float]:
         fd = enforcer.datapath.programs["tc_ingress"].fd
         first = address(shape.cluster_base) + 1
         last = address(shape.cluster_base) + services
-        result = {}
+        result: dict[str, float] = {}
         for label, destination in (("first", first), ("last", last)):
-            result[f"new_{label}"] = _median_ns(
-                fd, [_frame(destination, 10000 + n % 50000) for n in range(runs)])
+            _with_range(result, f"new_{label}", _ns(
+                fd, [_frame(destination, 10000 + n % 50000) for n in range(runs)]))
             established = _frame(destination, 9000)
             _median_ns(fd, [established])  # the connection's first packet
-            result[f"established_{label}"] = _median_ns(fd, [established] * runs)
+            _with_range(result, f"established_{label}", _ns(fd, [established] * runs))
         return result
     finally:
         enforcer.close()
 
 
-def empty_ns(runs: int) -> float:
+def empty_ns(runs: int) -> dict[str, float]:
     from bcc import BPF
 
     module = BPF(text=b"int empty(struct __sk_buff *skb) { return 0; }")
     function = module.load_func(b"empty", BPF.SCHED_CLS)
     try:
-        return _median_ns(function.fd, [_frame(address("198.18.1.2"), 9000)] * runs)
+        return _ns(function.fd, [_frame(address("198.18.1.2"), 9000)] * runs)
     finally:
         module.cleanup()
 
@@ -94,7 +107,8 @@ def inside(args: argparse.Namespace) -> int:
     from bpf.bpffs import ensure_bpffs, remove_tree
 
     root = ensure_bpffs()
-    results: dict[str, object] = {"empty_ns": empty_ns(args.runs), "services": {}}
+    results: dict[str, object] = {"services": {}}
+    _with_range(results, "empty_ns", empty_ns(args.runs))  # type: ignore[arg-type]
     for count in (int(n) for n in args.services.split(",")):
         pins = root / f"bench-{uuid.uuid4().hex[:8]}"
         pins.mkdir(mode=0o700)

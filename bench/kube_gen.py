@@ -40,6 +40,8 @@ class ClusterShape:
     random_fully: bool = True
     node_ports: int = 0  # how many services (the first ones) are NodePort services
     node_port_base: int = 30000
+    protocol: str = "tcp"  # the services' protocol (tcp or udp)
+    endpoint_wrap: int = 0  # when set, endpoint addresses repeat after this many (a small range)
 
 
 def _address(base: str, offset: int) -> str:
@@ -48,6 +50,19 @@ def _address(base: str, offset: int) -> str:
 
 def service_name(index: int) -> str:
     return f"ns{index % 97}/svc{index}:p80"
+
+
+def endpoint_addresses(shape: ClusterShape, index: int) -> list[str]:
+    """The endpoints of service ``index``."""
+    offsets = [index * shape.endpoints + e for e in range(shape.endpoints)]
+    if shape.endpoint_wrap:
+        offsets = [offset % shape.endpoint_wrap for offset in offsets]
+    return [_address(shape.endpoint_base, offset + 1) for offset in offsets]
+
+
+def cluster_address(shape: ClusterShape, index: int) -> str:
+    """The cluster IP of service ``index``."""
+    return _address(shape.cluster_base, index + 1)
 
 
 def restore_lines(shape: ClusterShape) -> Iterator[str]:
@@ -71,11 +86,10 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
     services = []
     for index in range(shape.services):
         name = service_name(index)
-        svc = "KUBE-SVC-" + chain_suffix(name, "tcp")
-        eps = [_address(shape.endpoint_base, index * shape.endpoints + e + 1)
-               for e in range(shape.endpoints)]
-        seps = ["KUBE-SEP-" + chain_suffix(name, "tcp", ep) for ep in eps]
-        services.append((name, svc, _address(shape.cluster_base, index + 1), eps, seps))
+        svc = "KUBE-SVC-" + chain_suffix(name, shape.protocol)
+        eps = endpoint_addresses(shape, index)
+        seps = ["KUBE-SEP-" + chain_suffix(name, shape.protocol, ep) for ep in eps]
+        services.append((name, svc, cluster_address(shape, index), eps, seps))
         yield f":{svc} - [0:0]"
         if index < shape.node_ports:
             yield f":KUBE-EXT-{svc[9:]} - [0:0]"
@@ -88,8 +102,9 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
            + masq)
     yield f"-A KUBE-MARK-MASQ -j MARK --or-mark {MARK}"
     for name, svc, cluster_ip, eps, seps in services:
-        match = f'-m comment --comment "{name} cluster IP" -m tcp -p tcp -d {cluster_ip} ' \
-                f"--dport {shape.port}"
+        proto = shape.protocol
+        match = f'-m comment --comment "{name} cluster IP" -m {proto} -p {proto} ' \
+                f"-d {cluster_ip} --dport {shape.port}"
         yield f"-A KUBE-SERVICES {match} -j {svc}"
         yield f"-A {svc} {match} ! -s {shape.pod_cidr} -j KUBE-MARK-MASQ"
         count = len(eps)
@@ -103,11 +118,12 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
                 yield f"-A {svc} {comment} -j {sep}"
         for ep, sep in zip(eps, seps, strict=True):
             yield f"-A {sep} -m comment --comment {name} -s {ep} -j KUBE-MARK-MASQ"
-            yield (f"-A {sep} -m comment --comment {name} -m tcp -p tcp -j DNAT "
+            yield (f"-A {sep} -m comment --comment {name} -m {proto} -p {proto} -j DNAT "
                    f"--to-destination {ep}:{shape.target_port}")
     for index, (name, svc, _, _, _) in enumerate(services[:shape.node_ports]):
         ext = f"KUBE-EXT-{svc[9:]}"
-        port = f"-m tcp -p tcp --dport {shape.node_port_base + index}"
+        port = (f"-m {shape.protocol} -p {shape.protocol} "
+                f"--dport {shape.node_port_base + index}")
         yield (f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -d 127.0.0.0/8 "
                f"-m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext}")
         yield f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -j {ext}"

@@ -118,8 +118,9 @@ def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[s
         if key not in heights:
             heights[key] = 0
             jumps = report.chains[key].jumps  # a set: asked about the few changed chains only
-            heights[key] = 1 + max((height(other) for other in among
-                                    if other[0] == key[0] and other[1] in jumps), default=-1)
+            # over the chain's own jumps, not over ``among``: a full load changes every chain
+            heights[key] = 1 + max((height((key[0], target)) for target in jumps
+                                    if (key[0], target) in among), default=-1)
         return heights[key]
 
     for key in chains:
