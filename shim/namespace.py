@@ -90,7 +90,7 @@ class NamespaceDatapath:
         cannot: an unsupported rule, a compile error)."""
         start = time.perf_counter()
         plan = self.compiler.compile(ruleset)
-        report = self.analyzer.analyze(plan)
+        report = self.analyzer.analyze(plan, self.compiler.last_changes, self.compiler.previous)
         links = self.links
         self.enforcer.apply(plan, report, links.environment, list(links.interfaces),
                             links.local, self.compiler.last_changes)

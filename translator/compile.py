@@ -388,6 +388,11 @@ class Compiler:
         # (chains of the last Plan that differ from the one before, chains of that one that
         # it replaced or dropped): all translator/diff.py needs to look at
         self.last_changes: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None
+        # the Plan last_changes are relative to (the one compiled before the last), and the last
+        self.previous: Plan | None = None
+        self.last: Plan | None = None
+        # per table name: the Table last compiled and its TablePlan
+        self._tables: dict[str, tuple[Table, TablePlan]] = {}
 
     def chain(self, chain: Chain) -> ChainPlan:
         return self._chains(chain)
@@ -416,17 +421,63 @@ class Compiler:
             {name: self.chain(chain) for name, chain in table.chains.items()}))
 
     def compile(self, ruleset: Ruleset) -> Plan:
+        """The Plan of ``ruleset``: a table the last compile saw keeps the ChainPlans of its
+        unchanged chains (only its chains that are new objects are looked at), and a chain
+        that is a new object holding the same rules keeps its ChainPlan too (the restore
+        parser makes a new chain for every chain a restore names, changed or not)."""
+        written: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
         with building_long_lived():
-            plan = Plan(MappingProxyType({name: self.table(table)
-                                          for name, table in ruleset.tables.items()}))
+            tables = {name: self._table_since(table, written, removed)
+                      for name, table in ruleset.tables.items()}
+            plan = Plan(MappingProxyType(tables))
+        for name, (old_table, _) in self._tables.items():
+            table = ruleset.tables.get(name)
+            if table is not old_table:
+                removed += [(name, chain) for chain in old_table.chains.keys() - (
+                    table.chains.keys() if table is not None else set())]
         if self._last is not None:
-            self.last_changes = _changes(self._last, ruleset)
+            self.last_changes = (written, removed)
+        self._tables = {name: (table, tables[name]) for name, table in ruleset.tables.items()}
         self._last = ruleset
+        self.previous, self.last = self.last, plan
         if self._live_rules is None:  # the first compile: everything cached is live
             self._live_rules = max(len(self.profile), 1024)
         elif len(self.profile) > 2 * self._live_rules:
             self._forget(ruleset)
         return plan
+
+    def _table_since(self, table: Table, written: list[tuple[str, str]],
+                     removed: list[tuple[str, str]]) -> TablePlan:
+        """The table's plan from the one compiled last time for a table of that name; the
+        chains whose ChainPlan changed go to ``written`` (and ``removed``, when the last Plan
+        had one of that name), in the table's order."""
+        known = self._tables.get(table.name)
+        if known is None:
+            table_plan = self.table(table)
+            written += [(table.name, name) for name in table_plan.chains]
+            return table_plan
+        old_table, old_plan = known
+        if old_table is table:
+            return old_plan
+        before = old_table.chains
+        chains = dict(old_plan.chains)
+        for name in [name for name, chain in table.chains.items() if before.get(name) is not chain]:
+            chain = table.chains[name]
+            old = chains.get(name)
+            old_chain = before.get(name)
+            if (old is not None and old_chain is not None and old_chain.policy == chain.policy
+                    and _same_objects(old_chain.rules, chain.rules)):
+                continue
+            chains[name] = self.chain(chain)
+            written.append((table.name, name))
+            if old is not None:
+                removed.append((table.name, name))
+        for name in before.keys() - table.chains.keys():
+            del chains[name]
+        if list(chains) != list(table.chains):  # new chains, or the order changed
+            chains = {name: chains[name] for name in table.chains}
+        return TablePlan(table.name, MappingProxyType(chains))
 
     def _forget(self, ruleset: Ruleset) -> None:
         """Drop what the rule set no longer holds, so the caches do not grow forever (run when
@@ -438,23 +489,10 @@ class Compiler:
         self._live_rules = max(len(rules), 1024)
 
 
-def _changes(old: Ruleset, new: Ruleset
-             ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Chains of ``new`` that are not the same object as in ``old`` (a chain the restore left
-    alone is), and chains of ``old`` that ``new`` replaced or dropped."""
-    written: list[tuple[str, str]] = []
-    removed: list[tuple[str, str]] = []
-    for name, table in new.tables.items():
-        before = old.tables[name].chains if name in old.tables else {}
-        for chain_name, chain in table.chains.items():
-            if before.get(chain_name) is not chain:
-                written.append((name, chain_name))
-                if chain_name in before:
-                    removed.append((name, chain_name))
-    for name, table in old.tables.items():
-        after = new.tables[name].chains if name in new.tables else {}
-        removed += [(name, chain) for chain in table.chains.keys() - after.keys()]
-    return written, removed
+def _same_objects(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> bool:
+    """Whether two chains hold the same rule objects (equal rules that are other objects may
+    differ in what the datapath keeps per rule object: see bpf/ruledata.repeats)."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
 def compile_chain(name: str, policy: str | None, rules: tuple[Rule, ...]) -> ChainPlan:

@@ -21,7 +21,7 @@ from typing import Any
 from iptparse.memory import building_long_lived
 from iptparse.model import Rule
 from translator.cache import IdentityCache
-from translator.plan import ChainPlan, LookupBlock, Plan, block_members
+from translator.plan import ChainPlan, LookupBlock, Plan, block_members, changed_chains
 from translator.shape import ShapeReport
 
 
@@ -91,21 +91,6 @@ def _lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, 
               if get(entry) != rules]
     deletes = [MapDelete((*owner, entry)) for entry in old.keys() - new.keys()]
     return writes, deletes
-
-
-def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(chains of the new Plan that are new or differ, chains of the old Plan that are gone or
-    differ): a ChainPlan the compiler reused is the same object and is skipped unseen."""
-    written: list[tuple[str, str]] = []
-    removed: list[tuple[str, str]] = []
-    for name in old.tables.keys() | new.tables.keys():
-        before = old.tables[name].chains if name in old.tables else {}
-        after = new.tables[name].chains if name in new.tables else {}
-        written += [(name, chain) for chain, plan in after.items()
-                    if before.get(chain) is not plan]
-        removed += [(name, chain) for chain, plan in before.items()
-                    if after.get(chain) is not plan]
-    return written, removed
 
 
 def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[str, str], int]:

@@ -161,3 +161,18 @@ class Plan:
     def rule_blocks(self) -> int:
         return sum(1 for table in self.tables.values() for chain in table.chains.values()
                    for block in chain.blocks if block.kind == "RULE")
+
+
+def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(chains of the new Plan that are new or differ, chains of the old Plan that are gone or
+    differ): a ChainPlan the compiler reused is the same object and is skipped unseen."""
+    written: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    for name in old.tables.keys() | new.tables.keys():
+        before = old.tables[name].chains if name in old.tables else {}
+        after = new.tables[name].chains if name in new.tables else {}
+        written += [(name, chain) for chain, plan in after.items()
+                    if before.get(chain) is not plan]
+        removed += [(name, chain) for chain, plan in before.items()
+                    if after.get(chain) is not plan]
+    return written, removed

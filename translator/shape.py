@@ -14,6 +14,7 @@ negations and which fields a rule uses are shape.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, insort
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
@@ -23,7 +24,15 @@ from typing import Any
 from iptparse.memory import building_long_lived
 from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
 from translator.cache import IdentityCache
-from translator.plan import Block, ChainPlan, LookupBlock, Plan, RuleBlock, block_members
+from translator.plan import (
+    Block,
+    ChainPlan,
+    LookupBlock,
+    Plan,
+    RuleBlock,
+    block_members,
+    changed_chains,
+)
 
 # String fields of extension options that are data, not shape.
 VALUE_STRINGS = frozenset({"name", "comment", "prefix", "nfacct_name"})
@@ -143,49 +152,163 @@ class ShapeReport:
     chains: Mapping[tuple[str, str], ChainShape]
 
 
+ChainKey = tuple[str, str]  # (table, chain)
+Changes = tuple[list[ChainKey], list[ChainKey]]
+
+
 class ShapeAnalyzer:
     """Plan -> ShapeReport, remembering each ChainPlan's shape: a chain the compiler reused
-    (the same ChainPlan object) is not looked at again."""
+    (the same ChainPlan object) is not looked at again. What the last report was made of
+    (families' members, chains' lengths, the Shape hash) is kept and updated from the chains
+    that changed, so analyzing a small change costs what changed plus a copy of two dicts."""
 
     def __init__(self) -> None:
         self.chain = IdentityCache(chain_shape)
+        self._plan: Plan | None = None
+        self._report: ShapeReport | None = None
+        self._shapes: dict[ChainKey, ChainShape] = {}
+        self._members: dict[tuple[str, str], list[str]] = {}  # (table, digest) -> sorted names
+        self._families: dict[tuple[str, str], Family] = {}
+        self._callers: dict[ChainKey, set[str]] = {}  # (table, target) -> chains jumping there
+        self._lengths: dict[ChainKey, int] = {}  # max_blocks_per_packet's, per chain
+        self._table_shape: dict[str, tuple[Any, int]] = {}  # table -> (its Shape, RULE blocks)
 
-    def analyze(self, plan: Plan) -> ShapeReport:
+    def analyze(self, plan: Plan, changes: Changes | None = None,
+                base: Plan | None = None) -> ShapeReport:
+        """``changes``: the chains that differ from ``base`` (Compiler.last_changes and
+        Compiler.previous); used when ``base`` is the Plan analyzed last, else the chains that
+        differ are found by comparing the Plans."""
         with building_long_lived():
-            return self._analyze(plan)
+            if self._plan is None:
+                changes = ([(table.name, name) for table in plan.tables.values()
+                            for name in table.chains], [])
+            elif changes is None or base is not self._plan:
+                changes = changed_chains(self._plan, plan)
+            return self._update(plan, changes)
 
-    def _analyze(self, plan: Plan) -> ShapeReport:
-        shapes = {(table.name, name): self.chain(chain) for table in plan.tables.values()
-                  for name, chain in table.chains.items()}
+    def _update(self, plan: Plan, changes: Changes) -> ShapeReport:
+        written, removed = changes
+        old_report = self._report
+        old_plan = self._plan
+        shapes = self._shapes
+        family_of = dict(old_report.family_of) if old_report is not None else {}
+        touched: set[tuple[str, str]] = set()  # families whose members changed
+        dirty: set[ChainKey] = set()  # chains whose max_blocks_per_packet length is stale
+        tables_changed: set[str] = set()  # tables whose built-ins or families changed
+        for key in removed:
+            assert old_plan is not None
+            chain = old_plan.tables[key[0]].chains[key[1]]
+            shape = shapes.pop(key)
+            self._unlink(key, shape.jumps)
+            dirty.add(key)
+            if chain.policy is None:
+                family = (key[0], shape.digest)
+                members = self._members[family]
+                del members[bisect_left(members, key[1])]
+                touched.add(family)
+                del family_of[key]
+            else:
+                tables_changed.add(key[0])
+        for key in written:
+            chain = plan.tables[key[0]].chains[key[1]]
+            shape = self.chain(chain)
+            shapes[key] = shape
+            for target in shape.jumps:
+                self._callers.setdefault((key[0], target), set()).add(key[1])
+            dirty.add(key)
+            if chain.policy is None:
+                family = (key[0], shape.digest)
+                insort(self._members.setdefault(family, []), key[1])
+                touched.add(family)
+                family_of[key] = shape.digest
+            else:
+                tables_changed.add(key[0])
+        for family in touched:
+            members = self._members[family]
+            had = family in self._families
+            if members:
+                table, digest = family
+                self._families[family] = Family(table, digest, tuple(members),
+                                                shapes[(table, members[0])].signature)
+            else:
+                del self._members[family]
+                self._families.pop(family, None)
+            if had != bool(members):
+                tables_changed.add(family[0])
         if len(self.chain) > 2 * len(shapes):
             self.chain.keep_only(chain for table in plan.tables.values()
                                  for chain in table.chains.values())
-        found: dict[tuple[str, str], list[str]] = {}
+        family_list = tuple(self._families[family] for family in sorted(self._families))
+        tables_changed |= self._table_shape.keys() - plan.tables.keys()
+        tables_changed |= plan.tables.keys() - self._table_shape.keys()
+        if tables_changed or old_report is None:
+            self._tables(plan, family_list)
+        shape_hash = (old_report.shape_hash if not tables_changed and old_report is not None
+                      else _digest(sorted((name, self._table_shape[name][0])
+                                          for name in plan.tables))[:16])
+        self._plan = plan
+        self._report = ShapeReport(
+            family_list, shape_hash, sum(blocks for _, blocks in self._table_shape.values()),
+            self._longest(plan, dirty), MappingProxyType(family_of), MappingProxyType(
+                dict(shapes)))
+        return self._report
+
+    def _unlink(self, key: ChainKey, jumps: frozenset[str]) -> None:
+        for target in jumps:
+            callers = self._callers.get((key[0], target))
+            if callers is not None:
+                callers.discard(key[1])
+                if not callers:
+                    del self._callers[(key[0], target)]
+
+    def _tables(self, plan: Plan, family_list: tuple[Family, ...]) -> None:
+        """Each table's part of the Shape (its built-in chains' signatures, its families'
+        hashes) and its RULE blocks (a family's once, whatever its member count)."""
+        self._table_shape = {}
         for table in plan.tables.values():
-            for name, chain in table.chains.items():
-                if chain.policy is None:
-                    found.setdefault((table.name, shapes[(table.name, name)].digest),
-                                     []).append(name)
-        family_list = tuple(
-            Family(table, digest, tuple(sorted(members)), shapes[(table, members[0])].signature)
-            for (table, digest), members in sorted(found.items()))
-        shape: dict[str, Any] = {}
-        rule_blocks = 0
-        for table in plan.tables.values():
-            builtins = {name: shapes[(table.name, name)].signature
+            builtins = {name: self._shapes[(table.name, name)].signature
                         for name, chain in table.chains.items() if chain.policy is not None}
-            rule_blocks += sum(1 for signature in builtins.values() for block in signature
+            families = [family for family in family_list if family.table == table.name]
+            rule_blocks = sum(1 for signature in builtins.values() for block in signature
+                              if block[0] == "RULE")
+            rule_blocks += sum(1 for family in families for block in family.signature
                                if block[0] == "RULE")
-            shape[table.name] = (sorted(builtins.items()),
-                                 sorted(family.signature_hash for family in family_list
-                                        if family.table == table.name))
-        rule_blocks += sum(1 for family in family_list for block in family.signature
-                           if block[0] == "RULE")
-        family_of = {(family.table, member): family.signature_hash for family in family_list
-                     for member in family.members}
-        return ShapeReport(family_list, _digest(sorted(shape.items()))[:16], rule_blocks,
-                           max_blocks_per_packet(plan, shapes), MappingProxyType(family_of),
-                           MappingProxyType(shapes))
+            self._table_shape[table.name] = (
+                (sorted(builtins.items()), sorted(family.signature_hash for family in families)),
+                rule_blocks)
+
+    def _longest(self, plan: Plan, dirty: set[ChainKey]) -> int:
+        """max_blocks_per_packet, the lengths of chains that changed and of every chain that
+        may reach them computed again, the others remembered."""
+        lengths = self._lengths
+        stack = list(dirty)
+        while stack:
+            key = stack.pop()
+            lengths.pop(key, None)
+            for caller in self._callers.get(key, ()):
+                if (key[0], caller) in lengths:
+                    stack.append((key[0], caller))
+        longest = 0
+        for table in plan.tables.values():
+            chains = table.chains
+
+            def length(name: str, chains: Mapping[str, ChainPlan] = chains,
+                       table_name: str = table.name) -> int:
+                key = (table_name, name)
+                found = lengths.get(key)
+                if found is None:
+                    found = len(chains[name].blocks)
+                    for jumps in self._shapes[key].block_jumps:
+                        targets = [target for target in jumps if target in chains]
+                        if targets:
+                            found += max(length(target) for target in targets)
+                    lengths[key] = found
+                return found
+
+            for name, chain in chains.items():
+                if chain.policy is not None:
+                    longest = max(longest, length(name))
+        return longest
 
 
 def analyze(plan: Plan) -> ShapeReport:
