@@ -93,7 +93,7 @@ class NamespaceDatapath:
         report = self.analyzer.analyze(plan, self.compiler.last_changes, self.compiler.previous)
         links = self.links
         self.enforcer.apply(plan, report, links.environment, list(links.interfaces),
-                            links.local, self.compiler.last_changes)
+                            links.local, self.compiler.last_changes, self.compiler.previous)
         self.ruleset = ruleset
         self.applies += 1
         self.last_apply_s = time.perf_counter() - start

@@ -22,6 +22,7 @@ keeps its key profile, so recompiling after a small change costs little.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -469,7 +470,7 @@ class Compiler:
             if (old is not None and old_chain is not None and old_chain.policy == chain.policy
                     and _same_objects(old_chain.rules, chain.rules)):
                 continue
-            chains[name] = self.chain(chain)
+            chains[name] = self._chain_from(chain, old, old_chain)
             written.append((table.name, name))
             if old is not None:
                 removed.append((table.name, name))
@@ -479,6 +480,21 @@ class Compiler:
             chains = {name: chains[name] for name in table.chains}
         return TablePlan(table.name, MappingProxyType(chains))
 
+    def _chain_from(self, chain: Chain, old: ChainPlan | None, old_chain: Chain | None
+                    ) -> ChainPlan:
+        """The chain's plan; a chain that is the last one of its name with a few rules
+        inserted or removed inside its leading LOOKUP block (kube-proxy re-sends
+        KUBE-SERVICES, 10,000 rules, for every service it adds) is the old plan patched."""
+        known = self._chains.get(chain)
+        if known is not None:
+            return known
+        if old is not None and old_chain is not None and old_chain.policy == chain.policy:
+            patched = _patched(old, old_chain.rules, chain.rules, self.profile)
+            if patched is not None:
+                self._chains.put(chain, patched)
+                return patched
+        return self.chain(chain)
+
     def _forget(self, ruleset: Ruleset) -> None:
         """Drop what the rule set no longer holds, so the caches do not grow forever (run when
         they have doubled, so its cost is spread over the compiles)."""
@@ -487,6 +503,143 @@ class Compiler:
         self._chains.keep_only(chains)
         self.profile.keep_only(rules)
         self._live_rules = max(len(rules), 1024)
+
+
+def _edit(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> tuple[int, int]:
+    """The rules both start with and end with (by identity), as counts (prefix, suffix)."""
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] is new[prefix]:
+        prefix += 1
+    suffix = 0
+    while (suffix < limit - prefix
+           and old[len(old) - 1 - suffix] is new[len(new) - 1 - suffix]):
+        suffix += 1
+    return prefix, suffix
+
+
+def _shifted(block: Block, delta: int) -> Block:
+    """The block with its rules numbered ``delta`` further."""
+    if not delta:
+        return block
+    rules = tuple(number + delta for number in block.rules)
+    if isinstance(block, RuleBlock):
+        return RuleBlock(rules, block.rule, block.reason)
+    if isinstance(block, LookupBlock):
+        return LookupBlock(
+            rules, block.key, block.variants,
+            MappingProxyType({number + delta: variant
+                              for number, variant in block.variant_of.items()}),
+            MappingProxyType({key: tuple((number + delta, rule) for number, rule in found)
+                              for key, found in block.entries.items()}),
+            block.rules_by_key)
+    members = tuple((number + delta, rule) for number, rule in block.members)
+    return replace(block, rules=rules, members=members)
+
+
+def _patched(old: ChainPlan, old_rules: tuple[Rule, ...], rules: tuple[Rule, ...],
+             profile: Callable[[Rule], KeyProfile]) -> ChainPlan | None:
+    """``old`` (the plan of ``old_rules``) made the plan of ``rules``, when they differ only
+    inside the chain's leading hash LOOKUP block of one variant, by rules that would have
+    joined it: the greedy compile_chain would have built the same block with those rules in
+    or out, and the same blocks after it (they see the same rules), numbered on. None when
+    that is not certain; compile the chain then."""
+    if not old.blocks or not isinstance(old.blocks[0], LookupBlock):
+        return None
+    block = old.blocks[0]
+    if block.storage != "hash" or len(block.variants) != 1:
+        return None
+    end = len(block.rules)  # the block holds rules 1..end (it starts the chain)
+    prefix, suffix = _edit(old_rules, rules)
+    gone_end = len(old_rules) - suffix  # old rules [prefix, gone_end) went
+    came_end = len(rules) - suffix  # new rules [prefix, came_end) came
+    # the run's start looked at rules 0 and 1; what went was inside the block
+    if prefix < MIN_RUN or gone_end > end or (gone_end == prefix and came_end == prefix):
+        return None
+    first = profile(old_rules[0])
+    field_set = first.present
+    key_fields = frozenset(field.name for field in block.key)
+    lengths = {name: {field.length} for field in block.key for name in (field.name,)
+               if field.match == "prefix"}
+    for name in PREFIX_FIELDS:
+        if name in field_set and name not in lengths:
+            lengths[name] = {0}
+    run_variant = residual_key(old_rules[0], first, field_set)
+    block_variant = residual_key(old_rules[0], first, key_fields)
+    came = []
+    for index in range(prefix, came_end):
+        rule = rules[index]
+        found = profile(rule)
+        if (not _joins(field_set, found)
+                or any(found.value(name)[1] not in seen for name, seen in lengths.items())
+                or residual_key(rule, found, field_set) != run_variant
+                or residual_key(rule, found, key_fields) != block_variant):
+            return None
+        came.append((index + 1, rule, tuple(found.value(field.name) for field in block.key)))
+    # the run ended at old rule `end` because that rule cannot join any run of these fields
+    if end < len(old_rules) and _joins(field_set, profile(old_rules[end])):
+        return None
+    delta = (came_end - prefix) - (gone_end - prefix)
+    entries = block.entries.copy()
+    by_key = block.rules_by_key.copy()
+    gone = range(prefix + 1, gone_end + 1)  # rule numbers
+    affected: dict[tuple[KeyValue, ...], int | None] = {}  # key -> its first rule before
+    for number in gone:
+        value = tuple(profile(old_rules[number - 1]).value(field.name) for field in block.key)
+        affected.setdefault(value, entries[value][0][0])
+    for _, _, value in came:
+        found_before = entries.get(value)
+        affected.setdefault(value, found_before[0][0] if found_before else None)
+    if delta and gone_end < end:  # rules of the block after the change: numbered on
+        entries = {value: tuple((number + delta if number > gone_end else number, rule)
+                                for number, rule in found if number not in gone)
+                   if value in affected else
+                   tuple((number + delta if number > gone_end else number, rule)
+                         for number, rule in found)
+                   for value, found in entries.items()}
+    else:
+        for value in affected:
+            if value in entries:
+                entries[value] = tuple(item for item in entries[value] if item[0] not in gone)
+    new_keys: list[tuple[KeyValue, ...]] = []
+    for number, rule, value in came:
+        if affected[value] is None and value not in entries:
+            new_keys.append(value)
+        entries[value] = (*entries.get(value, ()), (number, rule))
+    # entries come in the order of their first rule (as lookup_entries makes them): kept
+    # when no key's first rule changed and the new keys (added last) come after all others
+    reorder = False
+    last_first = 0  # the first rule of the last key that was there before
+    for value in reversed(entries):
+        if affected.get(value, 0) is not None and entries[value]:
+            last_first = min(number for number, _ in entries[value])
+            break
+    for value, first_before in affected.items():
+        found = tuple(sorted(entries[value], key=lambda item: item[0]))
+        if not found:
+            del entries[value]
+            del by_key[value]
+            continue
+        if len(found) > MAX_CANDIDATES:
+            return None
+        entries[value] = found
+        by_key[value] = tuple(rule for _, rule in found)
+        if first_before is None:
+            reorder = reorder or found[0][0] < last_first
+        elif found[0][0] != (first_before + delta if first_before > gone_end else first_before):
+            reorder = True
+    if len(entries) < 2:
+        return None
+    if reorder:  # keys in the order their first rules come (what lookup_entries gives)
+        order = sorted(entries, key=lambda value: entries[value][0][0])
+        entries = {value: entries[value] for value in order}
+        by_key = {value: by_key[value] for value in order}
+    count = end + delta
+    patched = LookupBlock(tuple(range(1, count + 1)), block.key, block.variants,
+                          MappingProxyType(dict.fromkeys(range(1, count + 1), 0)),
+                          MappingProxyType(entries), MappingProxyType(by_key))
+    return ChainPlan(old.name, old.policy,
+                     (patched, *(_shifted(other, delta) for other in old.blocks[1:])))
 
 
 def _same_objects(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> bool:

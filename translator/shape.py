@@ -114,7 +114,7 @@ class Family:
 
     @property
     def pattern(self) -> str:
-        first, last = min(self.members), max(self.members)
+        first, last = self.members[0], self.members[-1]  # members are sorted
         common = 0
         while common < min(len(first), len(last)) and first[common] == last[common]:
             common += 1

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bench.kube_gen import ClusterShape, partial_sync_text, restore_text, service_name
+from bpf.codegen import Generator, MemberIds, generate
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from translator.compile import Compiler, compile_ruleset
-from translator.plan import Plan, changed_chains
+from translator.plan import LookupBlock, Plan, changed_chains
 from translator.shape import ShapeAnalyzer, ShapeReport
 
 pytestmark = pytest.mark.unit
@@ -89,3 +90,84 @@ def test_the_analyzer_without_changes_compares_the_plans() -> None:
         plan = compiler.compile(ruleset)
         _same_report(analyzer.analyze(plan), plan)
         _same_report(analyzer.analyze(plan), plan)  # the same Plan again: nothing changed
+
+
+def test_the_generator_keeps_the_layout_as_a_fresh_layout_would_be() -> None:
+    """Layout, members' ids and map sizes kept between Plans of the same Shape equal a layout
+    made from scratch with the same member-id history."""
+    compiler, analyzer, generator, members = Compiler(), ShapeAnalyzer(), Generator(), MemberIds()
+    kept = 0
+    for ruleset in _rulesets():
+        plan = compiler.compile(ruleset)
+        report = analyzer.analyze(plan, compiler.last_changes, compiler.previous)
+        before = generator._last
+        generated = generator.generate(plan, report, compiler.last_changes, compiler.previous)
+        fresh = generate(plan, report, members)
+        assert generated.layout == fresh.layout
+        assert generated.defines == fresh.defines
+        if before is not None and before.report.shape_hash == report.shape_hash:
+            kept += 1
+    assert kept >= 4
+
+
+def _services_chain(restorer: Restorer, lines: list[str]) -> Ruleset:
+    text = "*nat\n:KUBE-SERVICES - [0:0]\n" + "".join(
+        f":{target} - [0:0]\n" for target in sorted({line.split()[-1] for line in lines})
+    ) + "".join(f"-A KUBE-SERVICES {line}\n" for line in lines) + "COMMIT\n"
+    return restorer.restore(text, Ruleset(), RestoreOptions())
+
+
+def test_a_lookup_block_patched_is_the_block_compiled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random insertions, deletions and replacements in a KUBE-SERVICES-like chain (repeated
+    keys, a rule that cannot join at the end, rules of another shape): each patched plan is
+    the one compile_chain gives, entries and their order included."""
+    import random
+
+    import translator.compile
+    from translator.compile import compile_chain
+
+    rng = random.Random(7)
+    outcomes: list[bool] = []
+    patch = translator.compile._patched
+
+    def counted(*args: object) -> object:
+        result = patch(*args)  # type: ignore[arg-type]
+        outcomes.append(result is not None)
+        return result
+
+    monkeypatch.setattr(translator.compile, "_patched", counted)
+
+    def service(number: int) -> str:
+        protocol = "udp" if number % 7 == 0 else "tcp"
+        return (f"-d 172.30.0.{number % 40}/32 -p {protocol} -m {protocol} "
+                f"--dport {80 + number % 3} -j KUBE-SVC-{number}")
+
+    other = ["-s 10.0.0.0/8 -j KUBE-MARK-MASQ", "-p tcp -m tcp --sport 7 -j KUBE-SVC-X",
+             "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"]
+    lines = [service(number) for number in range(30)] + [other[2]]
+    compiler, restorer = Compiler(), Restorer()
+    for _ in range(300):
+        edited = list(lines)
+        for _ in range(rng.choice((1, 1, 2))):
+            where = rng.randrange(0, len(edited) + 1)
+            kind = rng.random()
+            if kind < 0.45:
+                edited.insert(where, service(rng.randrange(200)))
+            elif kind < 0.85 and where < len(edited) and len(edited) > 3:
+                del edited[where]
+            elif kind < 0.9:
+                edited.insert(where, rng.choice(other))
+            elif where < len(edited):
+                edited[where] = service(rng.randrange(200))
+        ruleset = _services_chain(restorer, edited)
+        chain = ruleset.tables["nat"].chains["KUBE-SERVICES"]
+        plan = compiler.compile(ruleset).tables["nat"].chains["KUBE-SERVICES"]
+        fresh = compile_chain(chain.name, chain.policy, chain.rules)
+        assert plan == fresh
+        for got, want in zip(plan.blocks, fresh.blocks, strict=True):
+            if isinstance(want, LookupBlock):
+                assert list(got.entries.items()) == list(want.entries.items())
+                assert list(got.rules_by_key.items()) == list(want.rules_by_key.items())
+        lines = edited if rng.random() < 0.8 and len(edited) < 60 else lines
+    assert sum(outcomes) > 15 and not all(outcomes)
