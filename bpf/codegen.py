@@ -27,6 +27,7 @@ from translator.model.node import rules_enable_tracking
 from translator.plan import (
     AffinityBlock,
     Block,
+    ChainPatch,
     ChainPlan,
     LookupBlock,
     Plan,
@@ -943,9 +944,16 @@ class Generator:
         self._program_of_family: dict[tuple[str, str], int] = {}  # (table, digest) -> index
 
     def generate(self, plan: Plan, report: ShapeReport, changes: Changes | None = None,
-                 base: Plan | None = None) -> GeneratedDatapath:
+                 base: Plan | None = None,
+                 patches: Mapping[ChainKey, ChainPatch] | None = None) -> GeneratedDatapath:
         """``changes``: the chains that differ from ``base`` (Compiler.last_changes,
-        Compiler.previous); trusted when ``base`` is the Plan generated last."""
+        Compiler.previous); trusted when ``base`` is the Plan generated last. ``patches``
+        (Compiler.last_patches): chains whose tracking follows from the old one's."""
+        for patch in (patches or {}).values():
+            tracked = self.tracking.get(patch.old)
+            if tracked is not None and self.tracking.get(patch.new) is None and not (
+                    tracked and rules_enable_tracking(patch.gone)):
+                self.tracking.put(patch.new, tracked or rules_enable_tracking(patch.came))
         last = self._last
         if last is None or last.report.shape_hash != report.shape_hash:
             generated = self._full(plan, report)
@@ -1001,7 +1009,7 @@ class Generator:
         updated; None when the programs' segments would differ (then a full layout)."""
         written, removed = changes
         old_layout, old_report = last.layout, last.report
-        program_of = dict(old_layout.program_of)
+        program_of = old_layout.program_of.copy()
         programs = list(old_layout.programs)
         joined: dict[tuple[str, str], set[str]] = {}  # family -> members that joined
         left: dict[tuple[str, str], set[str]] = {}  # family -> members that left

@@ -32,7 +32,7 @@ from bpf.loader import (
 )
 from bpf.ruledata import DataWriter, Environment, MapEntries, MapOp, entries_of, full_data
 from translator.diff import Changes, PlanDiffer
-from translator.plan import Plan
+from translator.plan import ChainPatch, Plan
 from translator.shape import ShapeReport
 
 log = logging.getLogger(__name__)
@@ -126,12 +126,14 @@ class Enforcer:
 
     def apply(self, plan: Plan, report: ShapeReport, env: Environment,
               interfaces: list[Interface], local: Iterable[int],
-              changes: Changes | None = None, base: Plan | None = None) -> bool:
+              changes: Changes | None = None, base: Plan | None = None,
+              patches: Mapping[tuple[str, str], ChainPatch] | None = None) -> bool:
         """Make the datapath run ``plan``; True when it had to compile. With the same Shape
         only the Plan diff's entries are written, in its order (``changes``: the chains the
         compiler says changed, Compiler.last_changes; ``base``: the Plan they differ from,
-        Compiler.previous: when it is not the running one, the Plans are compared)."""
-        generated = self.generator.generate(plan, report, changes, base)
+        Compiler.previous: when it is not the running one, the Plans are compared;
+        ``patches``: Compiler.last_patches)."""
+        generated = self.generator.generate(plan, report, changes, base, patches)
         if base is not None and base is not self.plan:
             changes = None
         host = self.host_entries(interfaces, local)
@@ -143,7 +145,8 @@ class Enforcer:
             maps = self.datapath.maps
             if (self.writer is not None and self.plan is not None and self.report is not None
                     and self.writer.env == env):
-                diff = self.differ.diff(self.plan, self.report, plan, report, changes)
+                diff = self.differ.diff(self.plan, self.report, plan, report, changes,
+                                        patches)
                 self.writer.layout = generated.layout
                 ops = self.writer.operations(diff.operations, plan)
                 self.last_writes = len(ops)

@@ -22,9 +22,11 @@ keeps its key profile, so recompiling after a small change costs little.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import compress
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -38,6 +40,7 @@ from translator.plan import (
     AffinityBlock,
     Block,
     Candidates,
+    ChainPatch,
     ChainPlan,
     KeyField,
     KeyValue,
@@ -392,6 +395,8 @@ class Compiler:
         # the Plan last_changes are relative to (the one compiled before the last), and the last
         self.previous: Plan | None = None
         self.last: Plan | None = None
+        # the chains of the last compile made by patching the previous Plan's (ChainPatch)
+        self.last_patches: dict[tuple[str, str], ChainPatch] = {}
         # per table name: the Table last compiled and its TablePlan
         self._tables: dict[str, tuple[Table, TablePlan]] = {}
 
@@ -428,15 +433,16 @@ class Compiler:
         parser makes a new chain for every chain a restore names, changed or not)."""
         written: list[tuple[str, str]] = []
         removed: list[tuple[str, str]] = []
+        self.last_patches = {}
         with building_long_lived():
-            tables = {name: self._table_since(table, written, removed)
+            gone: dict[str, list[str]] = {}  # per table: the chains it no longer has
+            tables = {name: self._table_since(table, written, removed, gone)
                       for name, table in ruleset.tables.items()}
             plan = Plan(MappingProxyType(tables))
         for name, (old_table, _) in self._tables.items():
-            table = ruleset.tables.get(name)
-            if table is not old_table:
-                removed += [(name, chain) for chain in old_table.chains.keys() - (
-                    table.chains.keys() if table is not None else set())]
+            if name not in ruleset.tables:
+                gone[name] = list(old_table.chains.keys() - set())
+            removed += [(name, chain) for chain in gone.get(name, ())]
         if self._last is not None:
             self.last_changes = (written, removed)
         self._tables = {name: (table, tables[name]) for name, table in ruleset.tables.items()}
@@ -449,10 +455,12 @@ class Compiler:
         return plan
 
     def _table_since(self, table: Table, written: list[tuple[str, str]],
-                     removed: list[tuple[str, str]]) -> TablePlan:
+                     removed: list[tuple[str, str]], gone: dict[str, list[str]]
+                     ) -> TablePlan:
         """The table's plan from the one compiled last time for a table of that name; the
         chains whose ChainPlan changed go to ``written`` (and ``removed``, when the last Plan
-        had one of that name), in the table's order."""
+        had one of that name), in the table's order; the chains the table lost to
+        ``gone``."""
         known = self._tables.get(table.name)
         if known is None:
             table_plan = self.table(table)
@@ -462,26 +470,28 @@ class Compiler:
         if old_table is table:
             return old_plan
         before = old_table.chains
-        chains = dict(old_plan.chains)
-        for name in [name for name, chain in table.chains.items() if before.get(name) is not chain]:
+        chains = old_plan.chains.copy()
+        changed, lost = _changed_chains(before, table.chains)
+        for name in changed:
             chain = table.chains[name]
             old = chains.get(name)
             old_chain = before.get(name)
             if (old is not None and old_chain is not None and old_chain.policy == chain.policy
                     and _same_objects(old_chain.rules, chain.rules)):
                 continue
-            chains[name] = self._chain_from(chain, old, old_chain)
+            chains[name] = self._chain_from(table.name, chain, old, old_chain)
             written.append((table.name, name))
             if old is not None:
                 removed.append((table.name, name))
-        for name in before.keys() - table.chains.keys():
+        gone[table.name] = lost
+        for name in lost:
             del chains[name]
-        if list(chains) != list(table.chains):  # new chains, or the order changed
-            chains = {name: chains[name] for name in table.chains}
+        if lost or len(chains) != len(table.chains) or list(chains) != list(table.chains):
+            chains = {name: chains[name] for name in table.chains}  # the table's order
         return TablePlan(table.name, MappingProxyType(chains))
 
-    def _chain_from(self, chain: Chain, old: ChainPlan | None, old_chain: Chain | None
-                    ) -> ChainPlan:
+    def _chain_from(self, table: str, chain: Chain, old: ChainPlan | None,
+                    old_chain: Chain | None) -> ChainPlan:
         """The chain's plan; a chain that is the last one of its name with a few rules
         inserted or removed inside its leading LOOKUP block (kube-proxy re-sends
         KUBE-SERVICES, 10,000 rules, for every service it adds) is the old plan patched."""
@@ -489,10 +499,11 @@ class Compiler:
         if known is not None:
             return known
         if old is not None and old_chain is not None and old_chain.policy == chain.policy:
-            patched = _patched(old, old_chain.rules, chain.rules, self.profile)
-            if patched is not None:
-                self._chains.put(chain, patched)
-                return patched
+            patch = _patched(old, old_chain.rules, chain.rules, self.profile)
+            if patch is not None:
+                self._chains.put(chain, patch.new)
+                self.last_patches[(table, chain.name)] = patch
+                return patch.new
         return self.chain(chain)
 
     def _forget(self, ruleset: Ruleset) -> None:
@@ -503,6 +514,20 @@ class Compiler:
         self._chains.keep_only(chains)
         self.profile.keep_only(rules)
         self._live_rules = max(len(rules), 1024)
+
+
+def _changed_chains(before: Mapping[str, Chain], after: Mapping[str, Chain]
+                    ) -> tuple[list[str], list[str]]:
+    """(the chains of ``after`` that are not the same object in ``before``, in ``after``'s
+    order; the chains of ``before`` that ``after`` lacks). When ``after`` starts with
+    ``before``'s chains (a restore adds new chains last), without a Python loop over the
+    table (kube-proxy's nat table: 60,000 chains for 10,000 services)."""
+    old_names, new_names = list(before), list(after)
+    if new_names[:len(old_names)] != old_names:
+        return ([name for name, chain in after.items() if before.get(name) is not chain],
+                list(before.keys() - after.keys()))
+    differ = map(operator.is_not, before.values(), after.values())  # as long as before
+    return list(compress(new_names, differ)) + new_names[len(old_names):], []
 
 
 def _edit(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> tuple[int, int]:
@@ -538,7 +563,7 @@ def _shifted(block: Block, delta: int) -> Block:
 
 
 def _patched(old: ChainPlan, old_rules: tuple[Rule, ...], rules: tuple[Rule, ...],
-             profile: Callable[[Rule], KeyProfile]) -> ChainPlan | None:
+             profile: Callable[[Rule], KeyProfile]) -> ChainPatch | None:
     """``old`` (the plan of ``old_rules``) made the plan of ``rules``, when they differ only
     inside the chain's leading hash LOOKUP block of one variant, by rules that would have
     joined it: the greedy compile_chain would have built the same block with those rules in
@@ -638,8 +663,9 @@ def _patched(old: ChainPlan, old_rules: tuple[Rule, ...], rules: tuple[Rule, ...
     patched = LookupBlock(tuple(range(1, count + 1)), block.key, block.variants,
                           MappingProxyType(dict.fromkeys(range(1, count + 1), 0)),
                           MappingProxyType(entries), MappingProxyType(by_key))
-    return ChainPlan(old.name, old.policy,
-                     (patched, *(_shifted(other, delta) for other in old.blocks[1:])))
+    return ChainPatch(old, ChainPlan(old.name, old.policy, (
+        patched, *(_shifted(other, delta) for other in old.blocks[1:]))),
+        old_rules[prefix:gone_end], rules[prefix:came_end], tuple(affected))
 
 
 def _same_objects(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> bool:

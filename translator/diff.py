@@ -21,7 +21,14 @@ from typing import Any
 from iptparse.memory import building_long_lived
 from iptparse.model import Rule
 from translator.cache import IdentityCache
-from translator.plan import ChainPlan, LookupBlock, Plan, block_members, changed_chains
+from translator.plan import (
+    ChainPatch,
+    ChainPlan,
+    LookupBlock,
+    Plan,
+    block_members,
+    changed_chains,
+)
 from translator.shape import ShapeReport
 
 
@@ -93,6 +100,26 @@ def _lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, 
     return writes, deletes
 
 
+def _patched_lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, Any],
+                        patch: ChainPatch) -> tuple[list[MapWrite], list[MapDelete]] | None:
+    """:func:`_lookup_ops` of a patched chain's first block, looking at the keys the patch
+    changed only (in the same order); None when that is not this lookup, or when several
+    keys went (their order is that of a set of every old key)."""
+    if (key[-2] != 0 or old is not patch.old.blocks[0].rules_by_key
+            or new is not patch.new.blocks[0].rules_by_key):
+        return None
+    gone = [entry for entry in patch.keys if entry not in new and entry in old]
+    if len(gone) > 1:
+        return None
+    entries = patch.new.blocks[0].entries  # in new's order: by their first rule
+    owner = key[:-1]
+    written = sorted((entry for entry in patch.keys
+                      if entry in new and old.get(entry) != new[entry]),
+                     key=lambda entry: entries[entry][0][0])
+    return ([MapWrite((*owner, entry), new[entry]) for entry in written],
+            [MapDelete((*owner, entry)) for entry in gone])
+
+
 def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[str, str], int]:
     """Among ``chains`` only: 0 for a chain that jumps to none of them, else one more than the
     highest of them it jumps to (the rule set is loop-free: checked at commit)."""
@@ -132,15 +159,19 @@ class PlanDiffer:
         return self._entries[table](chain)
 
     def diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
-             changes: Changes | None = None) -> PlanDiff:
+             changes: Changes | None = None,
+             patches: Mapping[tuple[str, str], ChainPatch] | None = None) -> PlanDiff:
         """Map operations from ``old`` to ``new``: writes of changed chains callees first,
         then deletes callers first. ``changes``: the chains that differ, when the compiler
-        knows them (Compiler.last_changes); else they are found by comparing the Plans."""
+        knows them (Compiler.last_changes); else they are found by comparing the Plans.
+        ``patches`` (Compiler.last_patches): chains whose lookup entries changed at a few
+        keys only, which are the only ones compared."""
         with building_long_lived():
-            return self._diff(old, old_report, new, new_report, changes)
+            return self._diff(old, old_report, new, new_report, changes, patches or {})
 
     def _diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
-              changes: Changes | None) -> PlanDiff:
+              changes: Changes | None,
+              patches: Mapping[tuple[str, str], ChainPatch]) -> PlanDiff:
         written, removed = changes if changes is not None else changed_chains(old, new)
         before: dict[tuple[Any, ...], Any] = {}
         chain_of: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -162,7 +193,10 @@ class PlanDiffer:
         for key, value in after.items():
             height = new_heights[chain_of[key]]
             if key[-1] == "lookup":
-                added, gone = _lookup_ops(key, before.get(key, {}), value)
+                previous = before.get(key, {})
+                patch = patches.get(chain_of[key])
+                found = None if patch is None else _patched_lookup_ops(key, previous, value, patch)
+                added, gone = found or _lookup_ops(key, previous, value)
                 writes += [(height, op) for op in added]
                 deletes += [(-old_heights.get(chain_of[key], 0), op) for op in gone]
             elif key not in before or before[key] != value:

@@ -149,6 +149,20 @@ class ChainPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainPatch:
+    """How the compiler made ``new`` from ``old`` (translator/compile.py, _patched): the rules
+    ``gone`` left and the rules ``came`` joined ``old``'s first block (a hash LOOKUP), whose
+    entries changed at ``keys`` only; every other block is the old one numbered on. What was
+    derived from ``old`` can be updated with these instead of computed again."""
+
+    old: ChainPlan
+    new: ChainPlan
+    gone: tuple[Rule, ...]
+    came: tuple[Rule, ...]
+    keys: tuple[tuple[KeyValue, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TablePlan:
     name: str
     chains: Mapping[str, ChainPlan]

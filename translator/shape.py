@@ -26,6 +26,7 @@ from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
 from translator.cache import IdentityCache
 from translator.plan import (
     Block,
+    ChainPatch,
     ChainPlan,
     LookupBlock,
     Plan,
@@ -164,20 +165,28 @@ class ShapeAnalyzer:
 
     def __init__(self) -> None:
         self.chain = IdentityCache(chain_shape)
+        self.tallies = IdentityCache(block_tallies)  # of patched chains' first blocks
         self._plan: Plan | None = None
         self._report: ShapeReport | None = None
         self._shapes: dict[ChainKey, ChainShape] = {}
         self._members: dict[tuple[str, str], list[str]] = {}  # (table, digest) -> sorted names
         self._families: dict[tuple[str, str], Family] = {}
         self._callers: dict[ChainKey, set[str]] = {}  # (table, target) -> chains jumping there
-        self._lengths: dict[ChainKey, int] = {}  # max_blocks_per_packet's, per chain
+        # max_blocks_per_packet's length of each chain, per table
+        self._lengths: dict[str, dict[str, int]] = {}
         self._table_shape: dict[str, tuple[Any, int]] = {}  # table -> (its Shape, RULE blocks)
 
-    def analyze(self, plan: Plan, changes: Changes | None = None,
-                base: Plan | None = None) -> ShapeReport:
+    def analyze(self, plan: Plan, changes: Changes | None = None, base: Plan | None = None,
+                patches: Mapping[ChainKey, ChainPatch] | None = None) -> ShapeReport:
         """``changes``: the chains that differ from ``base`` (Compiler.last_changes and
         Compiler.previous); used when ``base`` is the Plan analyzed last, else the chains that
-        differ are found by comparing the Plans."""
+        differ are found by comparing the Plans. ``patches`` (Compiler.last_patches): chains
+        whose shape is the old one's updated by a few rules."""
+        for patch in (patches or {}).values():
+            if self.chain.get(patch.new) is None:
+                derived = self._patched(patch)
+                if derived is not None:
+                    self.chain.put(patch.new, derived)
         with building_long_lived():
             if self._plan is None:
                 changes = ([(table.name, name) for table in plan.tables.values()
@@ -191,15 +200,20 @@ class ShapeAnalyzer:
         old_report = self._report
         old_plan = self._plan
         shapes = self._shapes
-        family_of = dict(old_report.family_of) if old_report is not None else {}
+        family_of = old_report.family_of.copy() if old_report is not None else {}
         touched: set[tuple[str, str]] = set()  # families whose members changed
         dirty: set[ChainKey] = set()  # chains whose max_blocks_per_packet length is stale
         tables_changed: set[str] = set()  # tables whose built-ins or families changed
+        rewritten = set(written)
+        old_jumps: dict[ChainKey, frozenset[str]] = {}  # of chains changed, not gone
         for key in removed:
             assert old_plan is not None
             chain = old_plan.tables[key[0]].chains[key[1]]
             shape = shapes.pop(key)
-            self._unlink(key, shape.jumps)
+            if key in rewritten:  # its callers' entries are updated by what differs
+                old_jumps[key] = shape.jumps
+            else:
+                self._unlink(key, shape.jumps)
             dirty.add(key)
             if chain.policy is None:
                 family = (key[0], shape.digest)
@@ -213,7 +227,9 @@ class ShapeAnalyzer:
             chain = plan.tables[key[0]].chains[key[1]]
             shape = self.chain(chain)
             shapes[key] = shape
-            for target in shape.jumps:
+            before = old_jumps.get(key, frozenset())
+            self._unlink(key, before - shape.jumps)
+            for target in shape.jumps - before:
                 self._callers.setdefault((key[0], target), set()).add(key[1])
             dirty.add(key)
             if chain.policy is None:
@@ -253,6 +269,29 @@ class ShapeAnalyzer:
                 dict(shapes)))
         return self._report
 
+    def _patched(self, patch: ChainPatch) -> ChainShape | None:
+        """The shape of ``patch.new`` from ``patch.old``'s: only its first block's actions
+        and jumps can differ, by the rules that came and went."""
+        old_shape = self.chain.get(patch.old)
+        if old_shape is None:
+            return None
+        actions, jumps = (dict(tally) for tally in self.tallies(patch.old.blocks[0]))
+        for rules, step in ((patch.gone, -1), (patch.came, 1)):
+            for rule in rules:
+                _tally(actions, _target_shape(rule), step)
+                name = _jump(rule)
+                if name is not None:
+                    _tally(jumps, name, step)
+        if len(self.tallies) > 64:  # only the last patched blocks' are asked for
+            self.tallies.keep_only([patch.old.blocks[0]])
+        self.tallies.put(patch.new.blocks[0], (actions, jumps))
+        first = old_shape.signature[0]
+        signature = ((*first[:3], tuple(sorted(actions, key=repr))),
+                     *old_shape.signature[1:])
+        block_jumps = (frozenset(jumps), *old_shape.block_jumps[1:])
+        digest = old_shape.digest if signature == old_shape.signature else _digest(signature)
+        return ChainShape(signature, digest, frozenset().union(*block_jumps), block_jumps)
+
     def _unlink(self, key: ChainKey, jumps: frozenset[str]) -> None:
         for target in jumps:
             callers = self._callers.get((key[0], target))
@@ -283,26 +322,38 @@ class ShapeAnalyzer:
         lengths = self._lengths
         stack = list(dirty)
         while stack:
-            key = stack.pop()
-            lengths.pop(key, None)
-            for caller in self._callers.get(key, ()):
-                if (key[0], caller) in lengths:
-                    stack.append((key[0], caller))
+            table_name, name = stack.pop()
+            memo = lengths.get(table_name)
+            if memo is None:
+                continue
+            memo.pop(name, None)
+            for caller in self._callers.get((table_name, name), ()):
+                if caller in memo:
+                    stack.append((table_name, caller))
+        for gone in lengths.keys() - plan.tables.keys():
+            del lengths[gone]
         longest = 0
         for table in plan.tables.values():
             chains = table.chains
+            memo = lengths.setdefault(table.name, {})
 
             def length(name: str, chains: Mapping[str, ChainPlan] = chains,
-                       table_name: str = table.name) -> int:
-                key = (table_name, name)
-                found = lengths.get(key)
+                       memo: dict[str, int] = memo, table_name: str = table.name) -> int:
+                found = memo.get(name)
                 if found is None:
                     found = len(chains[name].blocks)
-                    for jumps in self._shapes[key].block_jumps:
-                        targets = [target for target in jumps if target in chains]
-                        if targets:
-                            found += max(length(target) for target in targets)
-                    lengths[key] = found
+                    for jumps in self._shapes[(table_name, name)].block_jumps:
+                        # the targets' lengths known are looked up without a Python loop
+                        # (KUBE-SERVICES jumps to every service), the others computed
+                        targets = list(jumps)
+                        known = list(map(memo.get, targets))
+                        start = 0
+                        while None in known:
+                            start = known.index(None, start)
+                            target = targets[start]
+                            known[start] = length(target) if target in chains else 0
+                        found += max(known, default=0)
+                    memo[name] = found
                 return found
 
             for name, chain in chains.items():
@@ -320,6 +371,33 @@ def jump_targets(block: Block) -> set[str]:
     return {rule.target.name for _, rule in block_members(block)
             if rule.target is not None and rule.target.options is None
             and rule.target.name not in STANDARD_TARGETS}
+
+
+def _jump(rule: Rule) -> str | None:
+    target = rule.target
+    if target is None or target.options is not None or target.name in STANDARD_TARGETS:
+        return None
+    return target.name
+
+
+def _tally(counts: dict[Any, int], item: Any, step: int) -> None:
+    left = counts.get(item, 0) + step
+    if left:
+        counts[item] = left
+    else:
+        del counts[item]
+
+
+def block_tallies(block: Block) -> tuple[dict[Any, int], dict[str, int]]:
+    """How many of the block's rules take each action shape, and jump to each chain."""
+    actions: dict[Any, int] = {}
+    jumps: dict[str, int] = {}
+    for _, rule in block_members(block):
+        _tally(actions, _target_shape(rule), 1)
+        name = _jump(rule)
+        if name is not None:
+            _tally(jumps, name, 1)
+    return actions, jumps
 
 
 def max_blocks_per_packet(plan: Plan,

@@ -67,8 +67,10 @@ def _same_report(report: ShapeReport, plan: Plan) -> None:
 def test_the_compiler_and_analyzer_give_what_a_fresh_start_gives() -> None:
     compiler, analyzer = Compiler(), ShapeAnalyzer()
     previous: Plan | None = None
+    patched = 0
     for ruleset in _rulesets():
         plan = compiler.compile(ruleset)
+        patched += len(compiler.last_patches)
         fresh = compile_ruleset(ruleset)
         assert plan == fresh
         for table in plan.tables.values():  # in the rule set's order (the diff's order)
@@ -80,8 +82,10 @@ def test_the_compiler_and_analyzer_give_what_a_fresh_start_gives() -> None:
                 sorted(compiler.last_changes[0]) == sorted(changed_chains(previous, plan)[0])
                 and sorted(compiler.last_changes[1])
                 == sorted(changed_chains(previous, plan)[1]))
-        _same_report(analyzer.analyze(plan, compiler.last_changes, compiler.previous), plan)
+        _same_report(analyzer.analyze(plan, compiler.last_changes, compiler.previous,
+                                  compiler.last_patches), plan)
         previous = plan
+    assert patched >= 3  # KUBE-SERVICES, one service more
 
 
 def test_the_analyzer_without_changes_compares_the_plans() -> None:
@@ -99,7 +103,8 @@ def test_the_generator_keeps_the_layout_as_a_fresh_layout_would_be() -> None:
     kept = 0
     for ruleset in _rulesets():
         plan = compiler.compile(ruleset)
-        report = analyzer.analyze(plan, compiler.last_changes, compiler.previous)
+        report = analyzer.analyze(plan, compiler.last_changes, compiler.previous,
+                                  compiler.last_patches)
         before = generator._last
         generated = generator.generate(plan, report, compiler.last_changes, compiler.previous)
         fresh = generate(plan, report, members)
@@ -146,7 +151,7 @@ def test_a_lookup_block_patched_is_the_block_compiled(
     other = ["-s 10.0.0.0/8 -j KUBE-MARK-MASQ", "-p tcp -m tcp --sport 7 -j KUBE-SVC-X",
              "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"]
     lines = [service(number) for number in range(30)] + [other[2]]
-    compiler, restorer = Compiler(), Restorer()
+    compiler, restorer, analyzer = Compiler(), Restorer(), ShapeAnalyzer()
     for _ in range(300):
         edited = list(lines)
         for _ in range(rng.choice((1, 1, 2))):
@@ -162,7 +167,10 @@ def test_a_lookup_block_patched_is_the_block_compiled(
                 edited[where] = service(rng.randrange(200))
         ruleset = _services_chain(restorer, edited)
         chain = ruleset.tables["nat"].chains["KUBE-SERVICES"]
-        plan = compiler.compile(ruleset).tables["nat"].chains["KUBE-SERVICES"]
+        whole = compiler.compile(ruleset)
+        _same_report(analyzer.analyze(whole, compiler.last_changes, compiler.previous,
+                                      compiler.last_patches), whole)
+        plan = whole.tables["nat"].chains["KUBE-SERVICES"]
         fresh = compile_chain(chain.name, chain.policy, chain.rules)
         assert plan == fresh
         for got, want in zip(plan.blocks, fresh.blocks, strict=True):
