@@ -35,6 +35,7 @@ from translator.plan import (
     SelectBlock,
     block_members,
     changed_chains,
+    really_changed,
 )
 from translator.shape import ShapeReport
 
@@ -1007,7 +1008,7 @@ class Generator:
                 changes: Changes) -> GeneratedDatapath | None:
         """The same Shape: the last Layout with the changed chains' programs and members
         updated; None when the programs' segments would differ (then a full layout)."""
-        written, removed = changes
+        written, removed = really_changed(last.plan, plan, changes)
         old_layout, old_report = last.layout, last.report
         program_of = old_layout.program_of.copy()
         programs = list(old_layout.programs)

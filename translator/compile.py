@@ -476,13 +476,16 @@ class Compiler:
             chain = table.chains[name]
             old = chains.get(name)
             old_chain = before.get(name)
+            # a re-sent chain (a new object) is listed as changed even when it holds the same
+            # rules and keeps its ChainPlan: the Plan diff orders its writes by the chains
+            # listed; the analyzer and the generator skip a chain whose ChainPlan is the same
+            written.append((table.name, name))
+            if old is not None:
+                removed.append((table.name, name))
             if (old is not None and old_chain is not None and old_chain.policy == chain.policy
                     and _same_objects(old_chain.rules, chain.rules)):
                 continue
             chains[name] = self._chain_from(table.name, chain, old, old_chain)
-            written.append((table.name, name))
-            if old is not None:
-                removed.append((table.name, name))
         gone[table.name] = lost
         for name in lost:
             del chains[name]

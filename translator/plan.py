@@ -190,3 +190,22 @@ def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tu
         removed += [(name, chain) for chain, plan in before.items()
                     if after.get(chain) is not plan]
     return written, removed
+
+
+def really_changed(old: Plan | None, new: Plan,
+                   changes: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+                   ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``changes`` without the chains whose ChainPlan is the same object in both Plans (the
+    compiler lists re-sent chains it did not need to compile again)."""
+    if old is None:
+        return changes
+    written, removed = changes
+    same = set()
+    for key in written:
+        before = old.tables.get(key[0])
+        if before is not None and before.chains.get(key[1]) is new.tables[key[0]].chains[key[1]]:
+            same.add(key)
+    if not same:
+        return changes
+    return ([key for key in written if key not in same],
+            [key for key in removed if key not in same])

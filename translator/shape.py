@@ -33,6 +33,7 @@ from translator.plan import (
     RuleBlock,
     block_members,
     changed_chains,
+    really_changed,
 )
 
 # String fields of extension options that are data, not shape.
@@ -196,7 +197,7 @@ class ShapeAnalyzer:
             return self._update(plan, changes)
 
     def _update(self, plan: Plan, changes: Changes) -> ShapeReport:
-        written, removed = changes
+        written, removed = really_changed(self._plan, plan, changes)
         old_report = self._report
         old_plan = self._plan
         shapes = self._shapes

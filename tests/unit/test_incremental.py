@@ -15,7 +15,8 @@ from bpf.codegen import Generator, MemberIds, generate
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
 from translator.compile import Compiler, compile_ruleset
-from translator.plan import LookupBlock, Plan, changed_chains
+from translator.diff import PlanDiffer
+from translator.plan import LookupBlock, Plan, changed_chains, really_changed
 from translator.shape import ShapeAnalyzer, ShapeReport
 
 pytestmark = pytest.mark.unit
@@ -67,6 +68,7 @@ def _same_report(report: ShapeReport, plan: Plan) -> None:
 def test_the_compiler_and_analyzer_give_what_a_fresh_start_gives() -> None:
     compiler, analyzer = Compiler(), ShapeAnalyzer()
     previous: Plan | None = None
+    last_ruleset = Ruleset()
     patched = 0
     for ruleset in _rulesets():
         plan = compiler.compile(ruleset)
@@ -78,13 +80,16 @@ def test_the_compiler_and_analyzer_give_what_a_fresh_start_gives() -> None:
         if previous is not None:
             assert compiler.previous is previous
             assert compiler.last_changes is not None
-            assert compiler.last_changes == changed_chains(previous, plan) or (
-                sorted(compiler.last_changes[0]) == sorted(changed_chains(previous, plan)[0])
-                and sorted(compiler.last_changes[1])
-                == sorted(changed_chains(previous, plan)[1]))
+            # the chains that are new objects (what the diff orders its writes by), of which
+            # those with a new ChainPlan are the ones a comparison of the Plans finds
+            assert compiler.last_changes == _new_chain_objects(last_ruleset, ruleset)
+            found = really_changed(previous, plan, compiler.last_changes)
+            assert [sorted(keys) for keys in found] == [
+                sorted(keys) for keys in changed_chains(previous, plan)]
         _same_report(analyzer.analyze(plan, compiler.last_changes, compiler.previous,
                                   compiler.last_patches), plan)
         previous = plan
+        last_ruleset = ruleset
     assert patched >= 3  # KUBE-SERVICES, one service more
 
 
@@ -179,3 +184,41 @@ def test_a_lookup_block_patched_is_the_block_compiled(
                 assert list(got.rules_by_key.items()) == list(want.rules_by_key.items())
         lines = edited if rng.random() < 0.8 and len(edited) < 60 else lines
     assert sum(outcomes) > 15 and not all(outcomes)
+
+
+def test_the_diff_of_changed_and_patched_chains_is_the_whole_diff() -> None:
+    """The Plan diff told what changed (and what was patched) gives the operations, in their
+    order, of a diff that compares the Plans itself."""
+    compiler, analyzer, differ = Compiler(), ShapeAnalyzer(), PlanDiffer()
+    previous = None
+    last_ruleset = Ruleset()
+    for ruleset in _rulesets():
+        plan = compiler.compile(ruleset)
+        report = analyzer.analyze(plan, compiler.last_changes, compiler.previous,
+                                  compiler.last_patches)
+        if previous is not None:
+            told = differ.diff(*previous, plan, report, compiler.last_changes,
+                               compiler.last_patches)
+            assert told == PlanDiffer().diff(*previous, plan, report,
+                                             _new_chain_objects(last_ruleset, ruleset))
+        previous = (plan, report)
+        last_ruleset = ruleset
+
+
+def _new_chain_objects(old: Ruleset, new: Ruleset
+                       ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The chains the compiler lists as changed: those that are new objects (its older
+    version's way, kept as the reference for the diff's order)."""
+    written: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    for name, table in new.tables.items():
+        before = old.tables[name].chains if name in old.tables else {}
+        for chain_name, chain in table.chains.items():
+            if before.get(chain_name) is not chain:
+                written.append((name, chain_name))
+                if chain_name in before:
+                    removed.append((name, chain_name))
+    for name, table in old.tables.items():
+        after = new.tables[name].chains if name in new.tables else {}
+        removed += [(name, chain) for chain in table.chains.keys() - after.keys()]
+    return written, removed
