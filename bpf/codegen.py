@@ -1065,4 +1065,8 @@ class Generator:
                 return None
             programs[index - 1] = replace(program, name=name, members=members, chain=chain)
         plan_layout = Layout(tuple(programs), MappingProxyType(program_of))
+        if len(self.sizes) > 2 * len(program_of) + 64:  # chains of Plans long gone
+            chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
+            self.sizes.keep_only(chains)
+            self.tracking.keep_only(chains)
         return self._generated(plan, report, plan_layout)

@@ -158,6 +158,14 @@ class PlanDiffer:
         self._reports[table] = report
         return self._entries[table](chain)
 
+    def _forget(self, plan: Plan) -> None:
+        """Drop the entries of chains no longer in ``plan`` once a table's cache holds twice
+        what is live (the next diff asks for ``plan``'s chains only; the cost is spread)."""
+        for table, cache in list(self._entries.items()):
+            live = plan.tables[table].chains if table in plan.tables else {}
+            if len(cache) > 2 * len(live) + 64:
+                cache.keep_only(live.values())
+
     def diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
              changes: Changes | None = None,
              patches: Mapping[tuple[str, str], ChainPatch] | None = None) -> PlanDiff:
@@ -207,6 +215,7 @@ class PlanDiffer:
                             for flat in _flat(key, value)]
         writes.sort(key=lambda item: item[0])
         deletes.sort(key=lambda item: item[0])
+        self._forget(new)
         return PlanDiff(old_report.shape_hash != new_report.shape_hash,
                         (*(op for _, op in writes), *(op for _, op in deletes)))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, insort
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -202,10 +202,20 @@ class ShapeAnalyzer:
         old_plan = self._plan
         shapes = self._shapes
         family_of = old_report.family_of.copy() if old_report is not None else {}
-        touched: set[tuple[str, str]] = set()  # families whose members changed
+        # families' members that leave and join (a family's sorted list is updated once)
+        leaving: dict[tuple[str, str], list[str]] = {}
+        joining: dict[tuple[str, str], list[str]] = {}
         dirty: set[ChainKey] = set()  # chains whose max_blocks_per_packet length is stale
         tables_changed: set[str] = set()  # tables whose built-ins or families changed
         rewritten = set(written)
+        callers = self._callers
+
+        def callers_of(table: str, target: str) -> set[str]:
+            found = callers.get((table, target))
+            if found is None:
+                found = callers[(table, target)] = set()
+            return found
+
         old_jumps: dict[ChainKey, frozenset[str]] = {}  # of chains changed, not gone
         for key in removed:
             assert old_plan is not None
@@ -217,10 +227,7 @@ class ShapeAnalyzer:
                 self._unlink(key, shape.jumps)
             dirty.add(key)
             if chain.policy is None:
-                family = (key[0], shape.digest)
-                members = self._members[family]
-                del members[bisect_left(members, key[1])]
-                touched.add(family)
+                leaving.setdefault((key[0], shape.digest), []).append(key[1])
                 del family_of[key]
             else:
                 tables_changed.add(key[0])
@@ -228,20 +235,22 @@ class ShapeAnalyzer:
             chain = plan.tables[key[0]].chains[key[1]]
             shape = self.chain(chain)
             shapes[key] = shape
-            before = old_jumps.get(key, frozenset())
-            self._unlink(key, before - shape.jumps)
-            for target in shape.jumps - before:
-                self._callers.setdefault((key[0], target), set()).add(key[1])
-            dirty.add(key)
+            before = old_jumps.get(key)
+            if before is not None:
+                self._unlink(key, before - shape.jumps)
+            for target in shape.jumps if before is None else shape.jumps - before:
+                callers_of(key[0], target).add(key[1])
+            if old_plan is not None:  # (the first time, no length is known yet)
+                dirty.add(key)
             if chain.policy is None:
-                family = (key[0], shape.digest)
-                insort(self._members.setdefault(family, []), key[1])
-                touched.add(family)
+                joining.setdefault((key[0], shape.digest), []).append(key[1])
                 family_of[key] = shape.digest
             else:
                 tables_changed.add(key[0])
+        touched = leaving.keys() | joining.keys()
         for family in touched:
-            members = self._members[family]
+            members = self._members.setdefault(family, [])
+            _update_sorted(members, leaving.get(family, ()), joining.get(family, ()))
             had = family in self._families
             if members:
                 table, digest = family
@@ -348,11 +357,10 @@ class ShapeAnalyzer:
                         # (KUBE-SERVICES jumps to every service), the others computed
                         targets = list(jumps)
                         known = list(map(memo.get, targets))
-                        start = 0
-                        while None in known:
-                            start = known.index(None, start)
-                            target = targets[start]
-                            known[start] = length(target) if target in chains else 0
+                        if None in known:
+                            known = [length(target) if value is None and target in chains
+                                     else value or 0
+                                     for target, value in zip(targets, known, strict=True)]
                         found += max(known, default=0)
                     memo[name] = found
                 return found
@@ -361,6 +369,24 @@ class ShapeAnalyzer:
                 if chain.policy is not None:
                     longest = max(longest, length(name))
         return longest
+
+
+def _update_sorted(names: list[str], leaving: Collection[str], joining: Collection[str]
+                   ) -> None:
+    """``names`` (sorted) without ``leaving`` and with ``joining``, kept sorted: by bisection
+    for a few, by one pass for many (a first analysis adds every chain)."""
+    if len(leaving) > 16:
+        gone = set(leaving)
+        names[:] = [name for name in names if name not in gone]
+    else:
+        for name in leaving:
+            del names[bisect_left(names, name)]
+    if len(joining) > 16:
+        names.extend(joining)
+        names.sort()
+    else:
+        for name in joining:
+            insort(names, name)
 
 
 def analyze(plan: Plan) -> ShapeReport:
