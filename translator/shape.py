@@ -357,10 +357,11 @@ class ShapeAnalyzer:
                         # (KUBE-SERVICES jumps to every service), the others computed
                         targets = list(jumps)
                         known = list(map(memo.get, targets))
-                        if None in known:
-                            known = [length(target) if value is None and target in chains
-                                     else value or 0
-                                     for target, value in zip(targets, known, strict=True)]
+                        at = _next_none(known, 0)
+                        while at >= 0:
+                            target = targets[at]
+                            known[at] = length(target) if target in chains else 0
+                            at = _next_none(known, at + 1)
                         found += max(known, default=0)
                     memo[name] = found
                 return found
@@ -369,6 +370,14 @@ class ShapeAnalyzer:
                 if chain.policy is not None:
                     longest = max(longest, length(name))
         return longest
+
+
+def _next_none(values: list[int | None], start: int) -> int:
+    """The index of the first None of ``values`` from ``start`` (found in C), or -1."""
+    try:
+        return values.index(None, start)
+    except ValueError:
+        return -1
 
 
 def _update_sorted(names: list[str], leaving: Collection[str], joining: Collection[str]
