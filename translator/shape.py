@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from iptparse.memory import building_long_lived
-from iptparse.model import STANDARD_TARGETS, IPv4Prefix, Rule
+from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, IPv4Prefix, Rule
 from translator.cache import IdentityCache
 from translator.plan import (
     Block,
@@ -366,8 +366,12 @@ class ShapeAnalyzer:
                     memo[name] = found
                 return found
 
-            for name, chain in chains.items():
-                if chain.policy is not None:
+            # the built-in chains (those with a policy), without a loop over every chain
+            names = (TABLE_BUILTINS[table.name] if table.name in TABLE_BUILTINS
+                     else tuple(chains))
+            for name in names:
+                chain = chains.get(name)
+                if chain is not None and chain.policy is not None:
                     longest = max(longest, length(name))
         return longest
 
