@@ -17,7 +17,12 @@ change their state. Runs of random statistic rules become SELECT blocks, runs of
 
 :class:`Compiler` remembers what it compiled: an unchanged chain (the same object, as the
 restore parser hands back for untouched chains) keeps its ChainPlan, and a rule seen before
-keeps its key profile, so recompiling after a small change costs little.
+keeps its key profile, so recompiling after a small change costs little. A table is compared
+with the last one compiled (only its chains that are new objects are looked at; a re-sent
+chain holding the same rules keeps its ChainPlan), and a chain that differs from its last
+version only by rules inside its leading hash LOOKUP block (kube-proxy's KUBE-SERVICES, re-sent
+whole for every service added) has that block patched (:class:`~translator.plan.ChainPatch`),
+so the analyzer, the generator and the Plan diff can follow the few rules that came and went.
 """
 
 from __future__ import annotations
