@@ -353,6 +353,10 @@ class ShapeAnalyzer:
                 if found is None:
                     found = len(chains[name].blocks)
                     for jumps in self._shapes[(table_name, name)].block_jumps:
+                        if len(jumps) <= 8:  # most blocks jump to a chain or none
+                            found += max((memo[target] if target in memo else length(target)
+                                          for target in jumps if target in chains), default=0)
+                            continue
                         # the targets' lengths known are looked up without a Python loop
                         # (KUBE-SERVICES jumps to every service), the others computed
                         targets = list(jumps)
