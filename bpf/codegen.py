@@ -12,8 +12,9 @@ rule sets rather than accept rules it would not enforce).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,12 +27,15 @@ from translator.model.node import rules_enable_tracking
 from translator.plan import (
     AffinityBlock,
     Block,
+    ChainPatch,
     ChainPlan,
     LookupBlock,
     Plan,
     RuleBlock,
     SelectBlock,
     block_members,
+    changed_chains,
+    really_changed,
 )
 from translator.shape import ShapeReport
 
@@ -163,10 +167,14 @@ class Layout:
 
 class MemberIds:
     """Family members' ids in their program, kept while the chain lives: a new service takes a
-    free id and renumbers no other (their entries stay as they are)."""
+    free id and renumbers no other (their entries stay as they are). A new member takes the
+    smallest id no member holds (new members in name order)."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], dict[str, int]] = {}
+        # per family: the ids below the highest held that no member holds (a heap), and one
+        # more than the highest held
+        self._free: dict[tuple[str, str], tuple[list[int], int]] = {}
 
     def assign(self, family: tuple[str, str], members: tuple[str, ...]) -> dict[str, int]:
         known = self._ids.get(family, {})
@@ -178,6 +186,30 @@ class MemberIds:
             if name not in ids:
                 ids[name] = next(free)
         self._ids[family] = ids
+        top = max(ids.values(), default=-1) + 1
+        held = set(ids.values())
+        self._free[family] = ([number for number in range(top) if number not in held], top)
+        return ids
+
+    def update(self, family: tuple[str, str], added: list[str], removed: list[str]
+               ) -> dict[str, int]:
+        """What :meth:`assign` gives for the members known last time without ``removed`` and
+        with ``added``, in proportion to the change; returns the family's ids (do not keep)."""
+        ids = self._ids.setdefault(family, {})
+        free, top = self._free.get(family, ([], 0))
+        for name in removed:
+            number = ids.pop(name, None)
+            if number is not None:
+                heapq.heappush(free, number)
+        for name in sorted(added):
+            if name in ids:
+                continue
+            if free:
+                ids[name] = heapq.heappop(free)
+            else:
+                ids[name] = top
+                top += 1
+        self._free[family] = (free, top)
         return ids
 
 
@@ -884,3 +916,159 @@ def generate(plan: Plan, report: ShapeReport, members: MemberIds | None = None,
                "RULE_SLOTS": _capacity(rules),
                "LOOKUP_MAX_ENTRIES": _capacity(max(entries.values(), default=1))}
     return GeneratedDatapath(plan, report, plan_layout, MappingProxyType(defines))
+
+
+def chain_tracking(chain: ChainPlan) -> bool:
+    """Whether one of the chain's rules turns connection tracking on."""
+    return rules_enable_tracking(rule for block in chain.blocks for _, rule in block_members(block))
+
+
+ChainKey = tuple[str, str]
+Changes = tuple[list[ChainKey], list[ChainKey]]
+
+
+class Generator:
+    """:func:`generate` for an agent's successive Plans. When the Shape is the one generated
+    last, the Layout is kept and updated for the chains that changed (family members come
+    and go, a program's first member may be another chain), and so are the map sizes and
+    whether a rule tracks connections: the cost follows the change, not the rule set. The
+    result is what :func:`generate` gives with the same MemberIds."""
+
+    def __init__(self, xdp: bool = True) -> None:
+        self.xdp = xdp  # False: raw PREROUTING stays in tc (a kernel without XDP metadata)
+        self.members = MemberIds()
+        self.sizes: IdentityCache[ChainPlan, tuple[int, tuple[tuple[int, int], ...]]] = (
+            IdentityCache(chain_sizes))
+        self.tracking = IdentityCache(chain_tracking)
+        self._last: GeneratedDatapath | None = None
+        self._rules = 0
+        self._entries: dict[tuple[int, int], int] = {}
+        self._tracking: set[ChainKey] = set()  # chains with a rule tracking connections
+        self._program_of_family: dict[tuple[str, str], int] = {}  # (table, digest) -> index
+
+    def generate(self, plan: Plan, report: ShapeReport, changes: Changes | None = None,
+                 base: Plan | None = None,
+                 patches: Mapping[ChainKey, ChainPatch] | None = None) -> GeneratedDatapath:
+        """``changes``: the chains that differ from ``base`` (Compiler.last_changes,
+        Compiler.previous); trusted when ``base`` is the Plan generated last. ``patches``
+        (Compiler.last_patches): chains whose tracking follows from the old one's."""
+        for patch in (patches or {}).values():
+            tracked = self.tracking.get(patch.old)
+            if tracked is not None and self.tracking.get(patch.new) is None and not (
+                    tracked and rules_enable_tracking(patch.gone)):
+                self.tracking.put(patch.new, tracked or rules_enable_tracking(patch.came))
+        last = self._last
+        if last is None or last.report.shape_hash != report.shape_hash:
+            generated = self._full(plan, report)
+        else:
+            if changes is None or base is not last.plan:
+                changes = changed_chains(last.plan, plan)
+            generated = self._update(last, plan, report, changes) or self._full(plan, report)
+        self._last = generated
+        return generated
+
+    def _full(self, plan: Plan, report: ShapeReport) -> GeneratedDatapath:
+        plan_layout = layout(plan, report, self.members)
+        self._program_of_family = {
+            (family.table, family.signature_hash):
+                plan_layout.program_of[(family.table, family.members[0])][0]
+            for family in report.families}
+        self._rules = 0
+        self._entries = {}
+        self._tracking = set()
+        chains = []
+        for program in plan_layout.programs:
+            table = plan.tables[program.table].chains
+            for member in program.members:
+                chain = table[member]
+                chains.append(chain)
+                self._count(program.index, chain, 1)
+                if self.tracking(chain):
+                    self._tracking.add((program.table, member))
+        if len(self.sizes) > 2 * len(chains):  # forget chains of Plans long gone
+            self.sizes.keep_only(chains)
+            self.tracking.keep_only(chains)
+        return self._generated(plan, report, plan_layout)
+
+    def _count(self, program: int, chain: ChainPlan, sign: int) -> None:
+        counted, lookups = self.sizes(chain)
+        self._rules += sign * counted
+        for index, count in lookups:
+            self._entries[(program, index)] = self._entries.get((program, index), 0) + (
+                sign * count)
+
+    def _generated(self, plan: Plan, report: ShapeReport,
+                   plan_layout: Layout) -> GeneratedDatapath:
+        defines = {"BPFT_TRACKING": int(bool(self._tracking)),
+                   "BPFT_XDP_RAW": int(self.xdp and xdp_eligible(plan)),
+                   "PROGS_MAX": max(8, 1 << len(plan_layout.functions).bit_length()),
+                   "RULE_SLOTS": _capacity(self._rules),
+                   "LOOKUP_MAX_ENTRIES": _capacity(max(self._entries.values(), default=1))}
+        return GeneratedDatapath(plan, report, plan_layout, MappingProxyType(defines))
+
+    def _update(self, last: GeneratedDatapath, plan: Plan, report: ShapeReport,
+                changes: Changes) -> GeneratedDatapath | None:
+        """The same Shape: the last Layout with the changed chains' programs and members
+        updated; None when the programs' segments would differ (then a full layout)."""
+        written, removed = really_changed(last.plan, plan, changes)
+        old_layout, old_report = last.layout, last.report
+        program_of = old_layout.program_of.copy()
+        programs = list(old_layout.programs)
+        joined: dict[tuple[str, str], set[str]] = {}  # family -> members that joined
+        left: dict[tuple[str, str], set[str]] = {}  # family -> members that left
+        touched: set[int] = set()  # programs whose members or first chain may differ
+        for key in removed:
+            old_chain = last.plan.tables[key[0]].chains[key[1]]
+            index = old_layout.program_of[key][0]
+            self._count(index, old_chain, -1)
+            self._tracking.discard(key)
+            touched.add(index)
+            family = old_report.family_of.get(key)
+            if family is not None:
+                left.setdefault((key[0], family), set()).add(key[1])
+        for key in written:
+            chain = plan.tables[key[0]].chains[key[1]]
+            family = report.family_of.get(key)
+            if family is None:
+                index = old_layout.program_of[key][0]
+            else:
+                index = self._program_of_family[(key[0], family)]
+                joined.setdefault((key[0], family), set()).add(key[1])
+            self._count(index, chain, 1)
+            if self.tracking(chain):
+                self._tracking.add(key)
+            touched.add(index)
+        for family in joined.keys() | left.keys():
+            came, went = joined.get(family, set()), left.get(family, set())
+            # a member that changed but stayed in its family keeps its id
+            came, went = came - went, went - came
+            for name in went:
+                if program_of.get((family[0], name), (None,))[0] == (
+                        self._program_of_family[family]):
+                    del program_of[(family[0], name)]
+            ids = self.members.update(family, list(came), list(went))
+            index = self._program_of_family[family]
+            for name in came:
+                program_of[(family[0], name)] = (index, ids[name])
+        families = {(family.table, family.signature_hash): family for family in report.families}
+        by_index = {index: family for family, index in self._program_of_family.items()}
+        for index in touched:
+            program = programs[index - 1]
+            chains = plan.tables[program.table].chains
+            if program.builtin:
+                members, name = program.members, program.name
+            else:
+                family = families[by_index[index]]
+                members, name = family.members, family.pattern
+            chain = chains[members[0]]
+            if chain is program.chain and members == program.members:
+                continue
+            if split_segments(chain.blocks) != program.segments:
+                return None
+            programs[index - 1] = replace(program, name=name, members=members, chain=chain)
+        plan_layout = Layout(tuple(programs), MappingProxyType(program_of))
+        if len(self.sizes) > 2 * len(program_of) + 64:  # chains of Plans long gone
+            chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
+            self.sizes.keep_only(chains)
+            self.tracking.keep_only(chains)
+        return self._generated(plan, report, plan_layout)

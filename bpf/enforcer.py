@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpf import structs
-from bpf.codegen import GeneratedDatapath, MemberIds, chain_sizes, generate
+from bpf.codegen import GeneratedDatapath, Generator
 from bpf.csource import INCLUDE_DIR, inline_includes
 from bpf.loader import (
     Datapath,
@@ -32,9 +32,8 @@ from bpf.loader import (
     xdp_metadata_supported,
 )
 from bpf.ruledata import DataWriter, Environment, MapEntries, MapOp, entries_of, full_data
-from translator.cache import IdentityCache
 from translator.diff import Changes, PlanDiffer
-from translator.plan import Plan
+from translator.plan import ChainPatch, Plan
 from translator.shape import ShapeReport
 
 log = logging.getLogger(__name__)
@@ -109,8 +108,7 @@ class Enforcer:
         self.attach = attach
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
-        self.members = MemberIds()
-        self.sizes = IdentityCache(chain_sizes)
+        self.generator = Generator(xdp_metadata_supported())  # keeps Layout and sizes
         self.differ = PlanDiffer()
         self.writer: DataWriter | None = None
         self.plan: Plan | None = None
@@ -138,15 +136,16 @@ class Enforcer:
 
     def apply(self, plan: Plan, report: ShapeReport, env: Environment,
               interfaces: list[Interface], local: Iterable[int],
-              changes: Changes | None = None) -> bool:
+              changes: Changes | None = None, base: Plan | None = None,
+              patches: Mapping[tuple[str, str], ChainPatch] | None = None) -> bool:
         """Make the datapath run ``plan``; True when it had to compile. With the same Shape
         only the Plan diff's entries are written, in its order (``changes``: the chains the
-        compiler says changed, Compiler.last_changes)."""
-        generated = generate(plan, report, self.members, self.sizes,
-                             xdp=xdp_metadata_supported())
-        chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
-        if len(self.sizes) > 2 * len(chains):  # forget chains of Plans long gone
-            self.sizes.keep_only(chains)
+        compiler says changed, Compiler.last_changes; ``base``: the Plan they differ from,
+        Compiler.previous: when it is not the running one, the Plans are compared;
+        ``patches``: Compiler.last_patches)."""
+        generated = self.generator.generate(plan, report, changes, base, patches)
+        if base is not None and base is not self.plan:
+            changes = None
         host = self.host_entries(interfaces, local)
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
         label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
@@ -156,7 +155,8 @@ class Enforcer:
             maps = self.datapath.maps
             if (self.writer is not None and self.plan is not None and self.report is not None
                     and self.writer.env == env):
-                diff = self.differ.diff(self.plan, self.report, plan, report, changes)
+                diff = self.differ.diff(self.plan, self.report, plan, report, changes,
+                                        patches)
                 self.writer.layout = generated.layout
                 ops = self.writer.operations(diff.operations, plan)
                 self.last_writes = len(ops)

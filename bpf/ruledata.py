@@ -336,6 +336,10 @@ class DataWriter:
             else:
                 ops += [(name, map_key, None) for name, map_key in before[0]]
             self._release(table, chain, before[1], ops)
+        live = sum(len(table.chains) for table in plan.tables.values())
+        if len(self._repeats) > 2 * live + 64:  # chains of Plans long gone (cost spread)
+            self._repeats.keep_only(chain for table in plan.tables.values()
+                                    for chain in table.chains.values())
         return ops
 
     def _write(self, key: tuple[Any, ...], table: str, chain: str, plan: Plan,

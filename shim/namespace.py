@@ -135,11 +135,14 @@ class NamespaceDatapath:
         """Make the datapath run ``ruleset`` (raises, changing nothing the rules see, when it
         cannot: an unsupported rule, a compile error)."""
         start = time.perf_counter()
-        plan = self.compiler.compile(ruleset)
-        report = self.analyzer.analyze(plan)
+        compiler = self.compiler
+        plan = compiler.compile(ruleset)
+        # what changed since the last compile, so each step costs what changed
+        changes, base, patches = compiler.last_changes, compiler.previous, compiler.last_patches
+        report = self.analyzer.analyze(plan, changes, base, patches)
         links = self.links
         self.enforcer.apply(plan, report, links.environment, list(links.interfaces),
-                            links.local, self.compiler.last_changes)
+                            links.local, changes, base, patches)
         self.ruleset = ruleset
         self.applies += 1
         self.last_apply_s = time.perf_counter() - start

@@ -28,6 +28,15 @@ class IdentityCache(Generic[Key, Value]):
             self._known[id(obj)] = known
         return known[1]
 
+    def get(self, obj: Key) -> Value | None:
+        """The result known for ``obj``, or None (nothing is computed)."""
+        known = self._known.get(id(obj))
+        return known[1] if known is not None and known[0] is obj else None
+
+    def put(self, obj: Key, value: Value) -> None:
+        """Remember ``value`` as ``obj``'s result (found another way than computing it)."""
+        self._known[id(obj)] = (obj, value)
+
     def __len__(self) -> int:
         return len(self._known)
 

@@ -17,13 +17,21 @@ change their state. Runs of random statistic rules become SELECT blocks, runs of
 
 :class:`Compiler` remembers what it compiled: an unchanged chain (the same object, as the
 restore parser hands back for untouched chains) keeps its ChainPlan, and a rule seen before
-keeps its key profile, so recompiling after a small change costs little.
+keeps its key profile, so recompiling after a small change costs little. A table is compared
+with the last one compiled (only its chains that are new objects are looked at; a re-sent
+chain holding the same rules keeps its ChainPlan), and a chain that differs from its last
+version only by rules inside its leading hash LOOKUP block (kube-proxy's KUBE-SERVICES, re-sent
+whole for every service added) has that block patched (:class:`~translator.plan.ChainPatch`),
+so the analyzer, the generator and the Plan diff can follow the few rules that came and went.
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import compress
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -37,6 +45,7 @@ from translator.plan import (
     AffinityBlock,
     Block,
     Candidates,
+    ChainPatch,
     ChainPlan,
     KeyField,
     KeyValue,
@@ -388,6 +397,13 @@ class Compiler:
         # (chains of the last Plan that differ from the one before, chains of that one that
         # it replaced or dropped): all translator/diff.py needs to look at
         self.last_changes: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None
+        # the Plan last_changes are relative to (the one compiled before the last), and the last
+        self.previous: Plan | None = None
+        self.last: Plan | None = None
+        # the chains of the last compile made by patching the previous Plan's (ChainPatch)
+        self.last_patches: dict[tuple[str, str], ChainPatch] = {}
+        # per table name: the Table last compiled and its TablePlan
+        self._tables: dict[str, tuple[Table, TablePlan]] = {}
 
     def chain(self, chain: Chain) -> ChainPlan:
         return self._chains(chain)
@@ -416,17 +432,87 @@ class Compiler:
             {name: self.chain(chain) for name, chain in table.chains.items()}))
 
     def compile(self, ruleset: Ruleset) -> Plan:
+        """The Plan of ``ruleset``: a table the last compile saw keeps the ChainPlans of its
+        unchanged chains (only its chains that are new objects are looked at), and a chain
+        that is a new object holding the same rules keeps its ChainPlan too (the restore
+        parser makes a new chain for every chain a restore names, changed or not)."""
+        written: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
+        self.last_patches = {}
         with building_long_lived():
-            plan = Plan(MappingProxyType({name: self.table(table)
-                                          for name, table in ruleset.tables.items()}))
+            gone: dict[str, list[str]] = {}  # per table: the chains it no longer has
+            tables = {name: self._table_since(table, written, removed, gone)
+                      for name, table in ruleset.tables.items()}
+            plan = Plan(MappingProxyType(tables))
+        for name, (old_table, _) in self._tables.items():
+            if name not in ruleset.tables:
+                gone[name] = list(old_table.chains.keys() - set())
+            removed += [(name, chain) for chain in gone.get(name, ())]
         if self._last is not None:
-            self.last_changes = _changes(self._last, ruleset)
+            self.last_changes = (written, removed)
+        self._tables = {name: (table, tables[name]) for name, table in ruleset.tables.items()}
         self._last = ruleset
+        self.previous, self.last = self.last, plan
         if self._live_rules is None:  # the first compile: everything cached is live
             self._live_rules = max(len(self.profile), 1024)
         elif len(self.profile) > 2 * self._live_rules:
             self._forget(ruleset)
         return plan
+
+    def _table_since(self, table: Table, written: list[tuple[str, str]],
+                     removed: list[tuple[str, str]], gone: dict[str, list[str]]
+                     ) -> TablePlan:
+        """The table's plan from the one compiled last time for a table of that name; the
+        chains whose ChainPlan changed go to ``written`` (and ``removed``, when the last Plan
+        had one of that name), in the table's order; the chains the table lost to
+        ``gone``."""
+        known = self._tables.get(table.name)
+        if known is None:
+            table_plan = self.table(table)
+            written += [(table.name, name) for name in table_plan.chains]
+            return table_plan
+        old_table, old_plan = known
+        if old_table is table:
+            return old_plan
+        before = old_table.chains
+        chains = old_plan.chains.copy()
+        changed, lost = _changed_chains(before, table.chains)
+        for name in changed:
+            chain = table.chains[name]
+            old = chains.get(name)
+            old_chain = before.get(name)
+            # a re-sent chain (a new object) is listed as changed even when it holds the same
+            # rules and keeps its ChainPlan: the Plan diff orders its writes by the chains
+            # listed; the analyzer and the generator skip a chain whose ChainPlan is the same
+            written.append((table.name, name))
+            if old is not None:
+                removed.append((table.name, name))
+            if (old is not None and old_chain is not None and old_chain.policy == chain.policy
+                    and _same_objects(old_chain.rules, chain.rules)):
+                continue
+            chains[name] = self._chain_from(table.name, chain, old, old_chain)
+        gone[table.name] = lost
+        for name in lost:
+            del chains[name]
+        if lost or len(chains) != len(table.chains) or list(chains) != list(table.chains):
+            chains = {name: chains[name] for name in table.chains}  # the table's order
+        return TablePlan(table.name, MappingProxyType(chains))
+
+    def _chain_from(self, table: str, chain: Chain, old: ChainPlan | None,
+                    old_chain: Chain | None) -> ChainPlan:
+        """The chain's plan; a chain that is the last one of its name with a few rules
+        inserted or removed inside its leading LOOKUP block (kube-proxy re-sends
+        KUBE-SERVICES, 10,000 rules, for every service it adds) is the old plan patched."""
+        known = self._chains.get(chain)
+        if known is not None:
+            return known
+        if old is not None and old_chain is not None and old_chain.policy == chain.policy:
+            patch = _patched(old, old_chain.rules, chain.rules, self.profile)
+            if patch is not None:
+                self._chains.put(chain, patch.new)
+                self.last_patches[(table, chain.name)] = patch
+                return patch.new
+        return self.chain(chain)
 
     def _forget(self, ruleset: Ruleset) -> None:
         """Drop what the rule set no longer holds, so the caches do not grow forever (run when
@@ -438,23 +524,162 @@ class Compiler:
         self._live_rules = max(len(rules), 1024)
 
 
-def _changes(old: Ruleset, new: Ruleset
-             ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Chains of ``new`` that are not the same object as in ``old`` (a chain the restore left
-    alone is), and chains of ``old`` that ``new`` replaced or dropped."""
-    written: list[tuple[str, str]] = []
-    removed: list[tuple[str, str]] = []
-    for name, table in new.tables.items():
-        before = old.tables[name].chains if name in old.tables else {}
-        for chain_name, chain in table.chains.items():
-            if before.get(chain_name) is not chain:
-                written.append((name, chain_name))
-                if chain_name in before:
-                    removed.append((name, chain_name))
-    for name, table in old.tables.items():
-        after = new.tables[name].chains if name in new.tables else {}
-        removed += [(name, chain) for chain in table.chains.keys() - after.keys()]
-    return written, removed
+def _changed_chains(before: Mapping[str, Chain], after: Mapping[str, Chain]
+                    ) -> tuple[list[str], list[str]]:
+    """(the chains of ``after`` that are not the same object in ``before``, in ``after``'s
+    order; the chains of ``before`` that ``after`` lacks). When ``after`` starts with
+    ``before``'s chains (a restore adds new chains last), without a Python loop over the
+    table (kube-proxy's nat table: 60,000 chains for 10,000 services)."""
+    old_names, new_names = list(before), list(after)
+    if new_names[:len(old_names)] != old_names:
+        return ([name for name, chain in after.items() if before.get(name) is not chain],
+                list(before.keys() - after.keys()))
+    differ = map(operator.is_not, before.values(), after.values())  # as long as before
+    return list(compress(new_names, differ)) + new_names[len(old_names):], []
+
+
+def _edit(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> tuple[int, int]:
+    """The rules both start with and end with (by identity), as counts (prefix, suffix)."""
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] is new[prefix]:
+        prefix += 1
+    suffix = 0
+    while (suffix < limit - prefix
+           and old[len(old) - 1 - suffix] is new[len(new) - 1 - suffix]):
+        suffix += 1
+    return prefix, suffix
+
+
+def _shifted(block: Block, delta: int) -> Block:
+    """The block with its rules numbered ``delta`` further."""
+    if not delta:
+        return block
+    rules = tuple(number + delta for number in block.rules)
+    if isinstance(block, RuleBlock):
+        return RuleBlock(rules, block.rule, block.reason)
+    if isinstance(block, LookupBlock):
+        return LookupBlock(
+            rules, block.key, block.variants,
+            MappingProxyType({number + delta: variant
+                              for number, variant in block.variant_of.items()}),
+            MappingProxyType({key: tuple((number + delta, rule) for number, rule in found)
+                              for key, found in block.entries.items()}),
+            block.rules_by_key)
+    members = tuple((number + delta, rule) for number, rule in block.members)
+    return replace(block, rules=rules, members=members)
+
+
+def _patched(old: ChainPlan, old_rules: tuple[Rule, ...], rules: tuple[Rule, ...],
+             profile: Callable[[Rule], KeyProfile]) -> ChainPatch | None:
+    """``old`` (the plan of ``old_rules``) made the plan of ``rules``, when they differ only
+    inside the chain's leading hash LOOKUP block of one variant, by rules that would have
+    joined it: the greedy compile_chain would have built the same block with those rules in
+    or out, and the same blocks after it (they see the same rules), numbered on. None when
+    that is not certain; compile the chain then."""
+    if not old.blocks or not isinstance(old.blocks[0], LookupBlock):
+        return None
+    block = old.blocks[0]
+    if block.storage != "hash" or len(block.variants) != 1:
+        return None
+    end = len(block.rules)  # the block holds rules 1..end (it starts the chain)
+    prefix, suffix = _edit(old_rules, rules)
+    gone_end = len(old_rules) - suffix  # old rules [prefix, gone_end) went
+    came_end = len(rules) - suffix  # new rules [prefix, came_end) came
+    # the run's start looked at rules 0 and 1; what went was inside the block
+    if prefix < MIN_RUN or gone_end > end or (gone_end == prefix and came_end == prefix):
+        return None
+    first = profile(old_rules[0])
+    field_set = first.present
+    key_fields = frozenset(field.name for field in block.key)
+    lengths = {name: {field.length} for field in block.key for name in (field.name,)
+               if field.match == "prefix"}
+    for name in PREFIX_FIELDS:
+        if name in field_set and name not in lengths:
+            lengths[name] = {0}
+    run_variant = residual_key(old_rules[0], first, field_set)
+    block_variant = residual_key(old_rules[0], first, key_fields)
+    came = []
+    for index in range(prefix, came_end):
+        rule = rules[index]
+        found = profile(rule)
+        if (not _joins(field_set, found)
+                or any(found.value(name)[1] not in seen for name, seen in lengths.items())
+                or residual_key(rule, found, field_set) != run_variant
+                or residual_key(rule, found, key_fields) != block_variant):
+            return None
+        came.append((index + 1, rule, tuple(found.value(field.name) for field in block.key)))
+    # the run ended at old rule `end` because that rule cannot join any run of these fields
+    if end < len(old_rules) and _joins(field_set, profile(old_rules[end])):
+        return None
+    delta = (came_end - prefix) - (gone_end - prefix)
+    entries = block.entries.copy()
+    by_key = block.rules_by_key.copy()
+    gone = range(prefix + 1, gone_end + 1)  # rule numbers
+    affected: dict[tuple[KeyValue, ...], int | None] = {}  # key -> its first rule before
+    for number in gone:
+        value = tuple(profile(old_rules[number - 1]).value(field.name) for field in block.key)
+        affected.setdefault(value, entries[value][0][0])
+    for _, _, value in came:
+        found_before = entries.get(value)
+        affected.setdefault(value, found_before[0][0] if found_before else None)
+    if delta and gone_end < end:  # rules of the block after the change: numbered on
+        entries = {value: tuple((number + delta if number > gone_end else number, rule)
+                                for number, rule in found if number not in gone)
+                   if value in affected else
+                   tuple((number + delta if number > gone_end else number, rule)
+                         for number, rule in found)
+                   for value, found in entries.items()}
+    else:
+        for value in affected:
+            if value in entries:
+                entries[value] = tuple(item for item in entries[value] if item[0] not in gone)
+    new_keys: list[tuple[KeyValue, ...]] = []
+    for number, rule, value in came:
+        if affected[value] is None and value not in entries:
+            new_keys.append(value)
+        entries[value] = (*entries.get(value, ()), (number, rule))
+    # entries come in the order of their first rule (as lookup_entries makes them): kept
+    # when no key's first rule changed and the new keys (added last) come after all others
+    reorder = False
+    last_first = 0  # the first rule of the last key that was there before
+    for value in reversed(entries):
+        if affected.get(value, 0) is not None and entries[value]:
+            last_first = min(number for number, _ in entries[value])
+            break
+    for value, first_before in affected.items():
+        found = tuple(sorted(entries[value], key=lambda item: item[0]))
+        if not found:
+            del entries[value]
+            del by_key[value]
+            continue
+        if len(found) > MAX_CANDIDATES:
+            return None
+        entries[value] = found
+        by_key[value] = tuple(rule for _, rule in found)
+        if first_before is None:
+            reorder = reorder or found[0][0] < last_first
+        elif found[0][0] != (first_before + delta if first_before > gone_end else first_before):
+            reorder = True
+    if len(entries) < 2:
+        return None
+    if reorder:  # keys in the order their first rules come (what lookup_entries gives)
+        order = sorted(entries, key=lambda value: entries[value][0][0])
+        entries = {value: entries[value] for value in order}
+        by_key = {value: by_key[value] for value in order}
+    count = end + delta
+    patched = LookupBlock(tuple(range(1, count + 1)), block.key, block.variants,
+                          MappingProxyType(dict.fromkeys(range(1, count + 1), 0)),
+                          MappingProxyType(entries), MappingProxyType(by_key))
+    return ChainPatch(old, ChainPlan(old.name, old.policy, (
+        patched, *(_shifted(other, delta) for other in old.blocks[1:]))),
+        old_rules[prefix:gone_end], rules[prefix:came_end], tuple(affected))
+
+
+def _same_objects(old: tuple[Rule, ...], new: tuple[Rule, ...]) -> bool:
+    """Whether two chains hold the same rule objects (equal rules that are other objects may
+    differ in what the datapath keeps per rule object: see bpf/ruledata.repeats)."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
 def compile_chain(name: str, policy: str | None, rules: tuple[Rule, ...]) -> ChainPlan:

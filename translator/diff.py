@@ -21,7 +21,14 @@ from typing import Any
 from iptparse.memory import building_long_lived
 from iptparse.model import Rule
 from translator.cache import IdentityCache
-from translator.plan import ChainPlan, LookupBlock, Plan, block_members
+from translator.plan import (
+    ChainPatch,
+    ChainPlan,
+    LookupBlock,
+    Plan,
+    block_members,
+    changed_chains,
+)
 from translator.shape import ShapeReport
 
 
@@ -93,19 +100,24 @@ def _lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, 
     return writes, deletes
 
 
-def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(chains of the new Plan that are new or differ, chains of the old Plan that are gone or
-    differ): a ChainPlan the compiler reused is the same object and is skipped unseen."""
-    written: list[tuple[str, str]] = []
-    removed: list[tuple[str, str]] = []
-    for name in old.tables.keys() | new.tables.keys():
-        before = old.tables[name].chains if name in old.tables else {}
-        after = new.tables[name].chains if name in new.tables else {}
-        written += [(name, chain) for chain, plan in after.items()
-                    if before.get(chain) is not plan]
-        removed += [(name, chain) for chain, plan in before.items()
-                    if after.get(chain) is not plan]
-    return written, removed
+def _patched_lookup_ops(key: tuple[Any, ...], old: Mapping[Any, Any], new: Mapping[Any, Any],
+                        patch: ChainPatch) -> tuple[list[MapWrite], list[MapDelete]] | None:
+    """:func:`_lookup_ops` of a patched chain's first block, looking at the keys the patch
+    changed only (in the same order); None when that is not this lookup, or when several
+    keys went (their order is that of a set of every old key)."""
+    if (key[-2] != 0 or old is not patch.old.blocks[0].rules_by_key
+            or new is not patch.new.blocks[0].rules_by_key):
+        return None
+    gone = [entry for entry in patch.keys if entry not in new and entry in old]
+    if len(gone) > 1:
+        return None
+    entries = patch.new.blocks[0].entries  # in new's order: by their first rule
+    owner = key[:-1]
+    written = sorted((entry for entry in patch.keys
+                      if entry in new and old.get(entry) != new[entry]),
+                     key=lambda entry: entries[entry][0][0])
+    return ([MapWrite((*owner, entry), new[entry]) for entry in written],
+            [MapDelete((*owner, entry)) for entry in gone])
 
 
 def _heights(chains: list[tuple[str, str]], report: ShapeReport) -> dict[tuple[str, str], int]:
@@ -147,16 +159,28 @@ class PlanDiffer:
         self._reports[table] = report
         return self._entries[table](chain)
 
+    def _forget(self, plan: Plan) -> None:
+        """Drop the entries of chains no longer in ``plan`` once a table's cache holds twice
+        what is live (the next diff asks for ``plan``'s chains only; the cost is spread)."""
+        for table, cache in list(self._entries.items()):
+            live = plan.tables[table].chains if table in plan.tables else {}
+            if len(cache) > 2 * len(live) + 64:
+                cache.keep_only(live.values())
+
     def diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
-             changes: Changes | None = None) -> PlanDiff:
+             changes: Changes | None = None,
+             patches: Mapping[tuple[str, str], ChainPatch] | None = None) -> PlanDiff:
         """Map operations from ``old`` to ``new``: writes of changed chains callees first,
         then deletes callers first. ``changes``: the chains that differ, when the compiler
-        knows them (Compiler.last_changes); else they are found by comparing the Plans."""
+        knows them (Compiler.last_changes); else they are found by comparing the Plans.
+        ``patches`` (Compiler.last_patches): chains whose lookup entries changed at a few
+        keys only, which are the only ones compared."""
         with building_long_lived():
-            return self._diff(old, old_report, new, new_report, changes)
+            return self._diff(old, old_report, new, new_report, changes, patches or {})
 
     def _diff(self, old: Plan, old_report: ShapeReport, new: Plan, new_report: ShapeReport,
-              changes: Changes | None) -> PlanDiff:
+              changes: Changes | None,
+              patches: Mapping[tuple[str, str], ChainPatch]) -> PlanDiff:
         written, removed = changes if changes is not None else changed_chains(old, new)
         before: dict[tuple[Any, ...], Any] = {}
         chain_of: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -178,7 +202,10 @@ class PlanDiffer:
         for key, value in after.items():
             height = new_heights[chain_of[key]]
             if key[-1] == "lookup":
-                added, gone = _lookup_ops(key, before.get(key, {}), value)
+                previous = before.get(key, {})
+                patch = patches.get(chain_of[key])
+                found = None if patch is None else _patched_lookup_ops(key, previous, value, patch)
+                added, gone = found or _lookup_ops(key, previous, value)
                 writes += [(height, op) for op in added]
                 deletes += [(-old_heights.get(chain_of[key], 0), op) for op in gone]
             elif key not in before or before[key] != value:
@@ -189,6 +216,7 @@ class PlanDiffer:
                             for flat in _flat(key, value)]
         writes.sort(key=lambda item: item[0])
         deletes.sort(key=lambda item: item[0])
+        self._forget(new)
         return PlanDiff(old_report.shape_hash != new_report.shape_hash,
                         (*(op for _, op in writes), *(op for _, op in deletes)))
 

@@ -149,6 +149,20 @@ class ChainPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainPatch:
+    """How the compiler made ``new`` from ``old`` (translator/compile.py, _patched): the rules
+    ``gone`` left and the rules ``came`` joined ``old``'s first block (a hash LOOKUP), whose
+    entries changed at ``keys`` only; every other block is the old one numbered on. What was
+    derived from ``old`` can be updated with these instead of computed again."""
+
+    old: ChainPlan
+    new: ChainPlan
+    gone: tuple[Rule, ...]
+    came: tuple[Rule, ...]
+    keys: tuple[tuple[KeyValue, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TablePlan:
     name: str
     chains: Mapping[str, ChainPlan]
@@ -161,3 +175,37 @@ class Plan:
     def rule_blocks(self) -> int:
         return sum(1 for table in self.tables.values() for chain in table.chains.values()
                    for block in chain.blocks if block.kind == "RULE")
+
+
+def changed_chains(old: Plan, new: Plan) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(chains of the new Plan that are new or differ, chains of the old Plan that are gone or
+    differ): a ChainPlan the compiler reused is the same object and is skipped unseen."""
+    written: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    for name in old.tables.keys() | new.tables.keys():
+        before = old.tables[name].chains if name in old.tables else {}
+        after = new.tables[name].chains if name in new.tables else {}
+        written += [(name, chain) for chain, plan in after.items()
+                    if before.get(chain) is not plan]
+        removed += [(name, chain) for chain, plan in before.items()
+                    if after.get(chain) is not plan]
+    return written, removed
+
+
+def really_changed(old: Plan | None, new: Plan,
+                   changes: tuple[list[tuple[str, str]], list[tuple[str, str]]]
+                   ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``changes`` without the chains whose ChainPlan is the same object in both Plans (the
+    compiler lists re-sent chains it did not need to compile again)."""
+    if old is None:
+        return changes
+    written, removed = changes
+    same = set()
+    for key in written:
+        before = old.tables.get(key[0])
+        if before is not None and before.chains.get(key[1]) is new.tables[key[0]].chains[key[1]]:
+            same.add(key)
+    if not same:
+        return changes
+    return ([key for key in written if key not in same],
+            [key for key in removed if key not in same])
