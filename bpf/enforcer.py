@@ -91,12 +91,15 @@ class Interface:
 class Enforcer:
     """One namespace's datapath: ``netns`` None for this process's own (the agent).
     ``attach``: put the programs on the interfaces (False: only load them and fill their maps,
-    for BPF_PROG_TEST_RUN)."""
+    for BPF_PROG_TEST_RUN). ``limits``: overrides of bpf/include/consts.h's limits (e.g.
+    ``{"CT_MAX_ENTRIES": 1024}``), compiled in; part of the generation's label, so pinned maps
+    of another size are never adopted silently (the loader refuses a layout change)."""
 
     def __init__(self, netns: str | None = None, pin_dir: Path | None = None,
-                 attach: bool = True) -> None:
+                 attach: bool = True, limits: Mapping[str, int] | None = None) -> None:
         self.netns = netns
         self.attach = attach
+        self.limits = dict(sorted((limits or {}).items()))
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
         self.members = MemberIds()
@@ -138,7 +141,8 @@ class Enforcer:
             self.sizes.keep_only(chains)
         host = self.host_entries(interfaces, local)
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
-        label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
+        label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values()),
+                          *(str(value) for value in self.limits.values())])
         if self.datapath is None and self.attach:
             self._adopt(label)
         if self.datapath is not None and self.datapath.generation.label == label:
@@ -161,7 +165,7 @@ class Enforcer:
         if generated.xdp:
             functions[XDP_PROGRAM] = ProgKind.XDP
         datapath = compile_datapath(
-            datapath_source(generated), self.pin_dir, functions=functions,
+            datapath_source(generated), self.pin_dir, functions=functions, defines=self.limits,
             tail_calls={"progs": list(generated.tail_calls)}, label=label)
         self.compiles += 1
         log.info("compiled %s: %d programs, %d map writes", label,
