@@ -43,6 +43,7 @@ from bench.kube_gen import (
     service_chains,
     service_name,
 )
+from tests.netns.agents import MULTI as MULTI_PATH
 from tests.netns.agents import BpftablesCommands, bpftables_in
 from tests.netns.topology import CLIENT_ADDR, SERVER_ADDR, Topology
 from tests.netns.traffic import (
@@ -314,6 +315,293 @@ def _tcp_by_endpoint_fate(flows: Sequence[TcpFlow], tcp_endpoints: Mapping[int, 
     return kept, left
 
 
+# --- item 2: agent faults ------------------------------------------------------------------
+
+
+def saved_rules(text: str) -> list[str]:
+    """A save's tables, chains and rules without counters (traffic changes counters)."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        kept.append(line.split()[0] if line.startswith(":") else line)
+    return kept
+
+
+@dataclass(frozen=True)
+class FaultsResult:
+    rounds: int
+    restore_lines: int
+    restore_s: float
+    killed_mid_restore: int  # the restore did not finish (the agent died under it)
+    shown_old: int
+    shown_new: int
+    shown_mixed: int
+    datapath_mismatches: int
+    restart_max_s: float  # the restarting command's wall time
+    steady_restarts: int
+    stable_probes_sent: int
+    stable_probes_lost: int
+    stream_datagrams: int
+    stream_lost: int
+    tcp_connections: int
+    tcp_lost: int
+    tcp_worst_echo_wait_s: float
+
+
+def _reached(sink: Sink, prober_flows: Sequence[int], wait: float = 0.5) -> int:
+    deadline = time.monotonic() + wait
+    wanted = set(prober_flows)
+    while time.monotonic() < deadline:
+        got = {arrival.flow for arrival in sink.arrivals if arrival.kind == PROBE} & wanted
+        if len(got) == len(wanted):
+            break
+        time.sleep(0.02)
+    return len({arrival.flow for arrival in sink.arrivals if arrival.kind == PROBE} & wanted)
+
+
+def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady: int = 3,
+                 seed: int = 9) -> FaultsResult:
+    """Item 2: the agent killed (-9) in the middle of a full restore that swaps service 0
+    for service ``services`` (everything else equal), ``rounds`` times; then ``steady``
+    kills with nothing running. Traffic throughout: probes to a service both tables have,
+    UDP streams and TCP connections."""
+    chance = random.Random(seed)
+    both = {index: tuple(range(slots)) for index in range(1, services)}
+    tables = ({**both, 0: tuple(range(slots))}, {**both, services: tuple(range(slots))})
+    texts = [restore_text(kube_shape(members, slots), jumps=True) for members in tables]
+    only = (0, services)  # the service only table 0 / only table 1 has
+    with node_with_agent(services + 1, slots) as (topology, commands):
+        shape = kube_shape(tables[0], slots)
+        saves = []
+        durations = []
+        for text in (texts[1], texts[0]):  # each table once, timed, and its save
+            begun = time.monotonic()
+            done = commands.restore(text)
+            durations.append(time.monotonic() - begun)
+            if done.code != 0:
+                raise RuntimeError(f"restore failed: {done.err}")
+            saves.insert(0, saved_rules(commands.run(["iptables-save"]).out))
+        restore_s = max(durations)
+        shown = [0, 0, 0]
+        mismatches = 0
+        killed = 0
+        restart_max = 0.0
+        current = 0
+        with Sink(topology.server, ENDPOINT_PORT) as sink:
+            client = Client(topology.client, CLIENT_ADDR)
+            try:
+                for index in (1, 2):
+                    client.open_stream(target(shape, index))
+                    client.open_tcp(target(shape, index))
+                    client.open_tcp(target(shape, index))
+                stable = [target(shape, 1), target(shape, 2)]
+                client.start(lambda: stable, 100, 100, 20, max_seconds=60 + rounds * 20,
+                             seed=seed)
+                for _ in range(rounds):
+                    wanted = 1 - current
+                    argv = ["ip", "netns", "exec", topology.node, MULTI_PATH, "iptables-restore"]
+                    restore = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                               stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL, text=True)
+                    try:
+                        assert restore.stdin is not None
+                        restore.stdin.write(texts[wanted])
+                        restore.stdin.close()
+                        time.sleep(chance.uniform(0.05, 1.0) * restore_s)
+                        commands.kill_agent()
+                        killed += restore.wait(60) != 0
+                    finally:
+                        if restore.poll() is None:
+                            restore.kill()
+                            restore.wait(10)
+                    begun = time.monotonic()
+                    text = commands.run(["iptables-save"]).out
+                    restart_max = max(restart_max, time.monotonic() - begun)
+                    rules = saved_rules(text)
+                    if rules == saves[current]:
+                        shown[0] += 1
+                    elif rules == saves[wanted]:
+                        shown[1] += 1
+                        current = wanted
+                    else:
+                        shown[2] += 1
+                        log.warning("a mixed table after a kill:\n%s", text)
+                        continue
+                    # the datapath runs what iptables-save shows
+                    flows = {index: [client.prober.send(target(shape, index)) for _ in range(3)]
+                             for index in only}
+                    for side, index in enumerate(only):
+                        got = _reached(sink, flows[index], 0.5 if side == current else 0.3)
+                        if got != (3 if side == current else 0):
+                            mismatches += 1
+                for _ in range(steady):
+                    commands.kill_agent()
+                    time.sleep(0.5)
+                    begun = time.monotonic()
+                    commands.iptables("-S")
+                    restart_max = max(restart_max, time.monotonic() - begun)
+                    time.sleep(0.5)
+            finally:
+                client.stop()
+                time.sleep(0.3)
+                client.close()
+        arrivals = list(sink.arrivals)
+    delivered = {arrival.flow for arrival in arrivals if arrival.kind == PROBE}
+    stable_sent = [flow for service, flow, _ in client.prober.sent if service in (1, 2)]
+    return FaultsResult(
+        rounds=rounds, restore_lines=texts[1].count("\n"), restore_s=round(restore_s, 3),
+        killed_mid_restore=killed, shown_old=shown[0], shown_new=shown[1],
+        shown_mixed=shown[2], datapath_mismatches=mismatches,
+        restart_max_s=round(restart_max, 3), steady_restarts=steady,
+        stable_probes_sent=len(stable_sent),
+        stable_probes_lost=sum(flow not in delivered for flow in stable_sent),
+        stream_datagrams=sum(stream.sent for stream in client.streams),
+        stream_lost=sum(stream_gaps(client.streams, arrivals).values()),
+        tcp_connections=len(client.tcp), tcp_lost=sum(not flow.alive for flow in client.tcp),
+        tcp_worst_echo_wait_s=round(max((flow.worst_wait for flow in client.tcp), default=0),
+                                    3))
+
+
+# --- item 3: conntrack pressure, NAT port exhaustion ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PressureResult:
+    capacity: int  # the connection table's entries (a NATed connection takes two)
+    new_flows: int
+    new_flows_delivered: int
+    flood_seconds: float
+    command_max_s: float  # the slowest `iptables -S` answered during the flood
+    commands_answered: int
+    tcp_connections: int
+    tcp_survived: int
+    tcp_survived_fraction: float
+    stream_datagrams: int
+    stream_lost: int
+
+
+def conntrack_pressure(capacity: int = 65536, factor: int = 2, services: int = 7,
+                       tcp: int = 8, rate: float = 4000, seed: int = 10) -> PressureResult:
+    """Item 3: ``factor`` x ``capacity`` new UDP connections (each a DNAT to a service, so two
+    table entries) while ``tcp`` established connections and two UDP streams keep sending."""
+    members = {index: (0, 1) for index in range(services)}
+    env = {"BPFTABLES_CT_MAX_ENTRIES": str(capacity)}
+    with node_with_agent(services, 2, **env) as (topology, commands):
+        shape = kube_shape(members, 2)
+        done = commands.restore(restore_text(shape, jumps=True))
+        if done.code != 0:
+            raise RuntimeError(f"restore failed: {done.err}")
+        flows = factor * capacity
+        everything = [target(shape, index) for index in range(services)]
+        latencies = []
+        with Sink(topology.server, ENDPOINT_PORT, limit=flows + 100_000) as sink:
+            client = Client(topology.client, CLIENT_ADDR)
+            try:
+                for number in range(tcp):
+                    client.open_tcp(target(shape, number % services))
+                for index in (0, 1):
+                    client.open_stream(target(shape, index))
+                begun = time.monotonic()
+                client.start(lambda: everything, rate, 50, 10,
+                             max_seconds=flows / rate * 4 + 30, seed=seed, probe_limit=flows)
+                while len(client.prober.sent) < flows and client.sending:
+                    asked = time.monotonic()
+                    answer = commands.iptables("-w", "5", "-S", "FORWARD")
+                    if answer.code == 0:
+                        latencies.append(time.monotonic() - asked)
+                    time.sleep(0.2)
+                flood = time.monotonic() - begun
+                time.sleep(1.0)  # established flows keep sending after the flood
+            finally:
+                client.stop()
+                time.sleep(0.3)
+                client.close()
+        arrivals = list(sink.arrivals)
+    delivered = {arrival.flow for arrival in arrivals if arrival.kind == PROBE}
+    survived = sum(flow.alive and flow.echoed == flow.rounds for flow in client.tcp)
+    return PressureResult(
+        capacity=capacity, new_flows=len(client.prober.sent), new_flows_delivered=len(delivered),
+        flood_seconds=round(flood, 2),
+        command_max_s=round(max(latencies, default=0.0), 3), commands_answered=len(latencies),
+        tcp_connections=len(client.tcp), tcp_survived=survived,
+        tcp_survived_fraction=round(survived / max(1, len(client.tcp)), 3),
+        stream_datagrams=sum(stream.sent for stream in client.streams),
+        stream_lost=sum(stream_gaps(client.streams, arrivals).values()))
+
+
+NAT_ADDRESS = "198.18.1.1"  # the node's address towards the server
+NAT_FIRST_PORT = 40000
+SINK_PORT = 9000
+
+
+def nat_rules(ports: int) -> str:
+    last = NAT_FIRST_PORT + ports - 1
+    return ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n"
+            f"-A POSTROUTING -o n1 -p udp -j SNAT --to-source "
+            f"{NAT_ADDRESS}:{NAT_FIRST_PORT}-{last}\nCOMMIT\n")
+
+
+@dataclass(frozen=True)
+class NatPortsResult:
+    datapath: str  # "bpftables" or "iptables-legacy"
+    flows: int
+    ports: int
+    flows_delivered: int  # connections whose datagrams reached the server
+    datagrams_delivered: int
+    wrong_translations: int  # outside the range, another address, or two flows on one tuple
+    moved_translations: int  # a connection's second datagram translated differently
+
+
+def nat_port_exhaustion(flows: int = 64, ports: int = 4, legacy: bool = False) -> NatPortsResult:
+    """Item 3: ``flows`` UDP connections from one client to one server port, SNAT to one
+    address and ``ports`` ports: two datagrams per connection."""
+    topology = Topology.create()
+    try:
+        server = Target(0, SERVER_ADDR, SINK_PORT)
+        if legacy:
+            subprocess.run(["ip", "netns", "exec", topology.node, "iptables-legacy-restore"],
+                           input=nat_rules(ports), text=True, check=True, timeout=30)
+            result = _nat_traffic(topology, server, flows)
+        else:
+            with bpftables_in(topology.node) as commands:
+                done = commands.restore(nat_rules(ports))
+                if done.code != 0:
+                    raise RuntimeError(f"restore failed: {done.err}")
+                result = _nat_traffic(topology, server, flows)
+    finally:
+        topology.close()
+    arrivals = result
+    by_flow: dict[int, set[tuple[str, int]]] = {}
+    for arrival in arrivals:
+        by_flow.setdefault(arrival.flow, set()).add(arrival.source)
+    owners: dict[tuple[str, int], set[int]] = {}
+    for flow, sources in by_flow.items():
+        for source in sources:
+            owners.setdefault(source, set()).add(flow)
+    wrong = sum(1 for source, owned in owners.items()
+                if len(owned) > 1 or source[0] != NAT_ADDRESS
+                or not NAT_FIRST_PORT <= source[1] < NAT_FIRST_PORT + ports)
+    return NatPortsResult(
+        "iptables-legacy" if legacy else "bpftables", flows, ports, len(by_flow),
+        len(arrivals), wrong, sum(len(sources) > 1 for sources in by_flow.values()))
+
+
+def _nat_traffic(topology: Topology, server: Target, flows: int) -> list[Arrival]:
+    with Sink(topology.server, SINK_PORT) as sink:
+        client = Client(topology.client, CLIENT_ADDR)
+        try:
+            sent = [client.prober.send(server) for _ in range(flows)]
+            time.sleep(0.2)
+            for flow in sent:
+                client.prober.send(server, again=flow)
+            time.sleep(0.5)
+        finally:
+            client.close()
+        return list(sink.arrivals)
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -327,11 +615,27 @@ def main(argv: list[str] | None = None) -> int:
     updates = sub.add_parser("updates")
     updates.add_argument("--commits", type=int, default=500)
     updates.add_argument("--seed", type=int, default=8)
+    faults = sub.add_parser("faults")
+    faults.add_argument("--rounds", type=int, default=20)
+    faults.add_argument("--services", type=int, default=1000)
+    pressure = sub.add_parser("pressure")
+    pressure.add_argument("--capacity", type=int, default=65536)
+    pressure.add_argument("--rate", type=float, default=4000)
+    natports = sub.add_parser("natports")
+    natports.add_argument("--flows", type=int, default=64)
+    natports.add_argument("--ports", type=int, default=4)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     command = "python -m bench.reliability " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.scenario == "updates":
         _print("updates", atomic_updates(args.commits, seed=args.seed), command)
+    elif args.scenario == "faults":
+        _print("faults", agent_faults(args.rounds, args.services), command)
+    elif args.scenario == "pressure":
+        _print("pressure", conntrack_pressure(args.capacity, rate=args.rate), command)
+    elif args.scenario == "natports":
+        for legacy in (False, True):
+            _print("natports", nat_port_exhaustion(args.flows, args.ports, legacy), command)
     return 0
 
 

@@ -48,6 +48,7 @@ class Arrival:
     sent: float
     received: float
     endpoint: str
+    source: tuple[str, int] = ("", 0)  # as it reached the server (after any SNAT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,8 @@ class Sink:
     def _read_udp(self) -> None:
         for _ in range(256):  # bounded per wakeup
             try:
-                data, ancillary, _, _ = self._udp.recvmsg(64, socket.CMSG_SPACE(_PKTINFO.size))
+                data, ancillary, _, source = self._udp.recvmsg(
+                    64, socket.CMSG_SPACE(_PKTINFO.size))
             except BlockingIOError:
                 return
             now = time.monotonic()
@@ -126,7 +128,8 @@ class Sink:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
                     endpoint = socket.inet_ntoa(_PKTINFO.unpack(value[:_PKTINFO.size])[2])
             kind_, service, flow, seq, sent = _PAYLOAD.unpack(data[:_PAYLOAD.size])
-            self.arrivals.append(Arrival(kind_, service, flow, seq, sent, now, endpoint))
+            self.arrivals.append(Arrival(kind_, service, flow, seq, sent, now, endpoint,
+                                         source))
 
     def _accept(self, chosen: selectors.BaseSelector,
                 connections: dict[socket.socket, bytearray]) -> None:
@@ -184,19 +187,28 @@ class Prober:
         self.sock = create_socket(netns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         self.sent: list[tuple[int, int, float]] = []  # (service, flow, send time)
+        self.ports: list[int] = []  # each flow's source port
         self._port = PROBE_PORTS[0]
 
-    def send(self, target: Target, kind: int = PROBE) -> int:
+    def send(self, target: Target, kind: int = PROBE, again: int | None = None) -> int:
+        """A datagram of a new connection (a fresh source port); ``again``: one more of the
+        connection of that earlier flow (its source port, the next sequence number)."""
         flow = len(self.sent)
-        sport = self._port
-        self._port = sport + 1 if sport + 1 < PROBE_PORTS[1] else PROBE_PORTS[0]
-        body = payload(kind, target.service, flow, 0)
+        if again is None:
+            sport = self._port
+            self._port = sport + 1 if sport + 1 < PROBE_PORTS[1] else PROBE_PORTS[0]
+            self.ports.append(sport)
+            body = payload(kind, target.service, flow, 0)
+        else:
+            flow, sport = again, self.ports[again]
+            body = payload(kind, target.service, flow, 1)
         try:
             self.sock.sendto(probe_packet(self.source, sport, target, body), (target.address, 0))
         except OSError as error:  # a full queue: counted as sent (and lost)
             if error.errno not in (errno.ENOBUFS, errno.EAGAIN):
                 raise
-        self.sent.append((target.service, flow, time.monotonic()))
+        if again is None:
+            self.sent.append((target.service, flow, time.monotonic()))
         return flow
 
     def close(self) -> None:
@@ -306,18 +318,19 @@ class Client:
 
     def start(self, probe_targets: Callable[[], Sequence[Target]], probes_per_s: float,
               stream_per_s: float, tcp_per_s: float, max_seconds: float,
-              seed: int = 1) -> None:
+              seed: int = 1, probe_limit: int | None = None) -> None:
         """Send until :meth:`stop`: probes to a random one of ``probe_targets()`` (asked each
-        time: the test may change it), each stream and each TCP flow at its rate."""
+        time: the test may change it; with ``probe_limit``, to each in turn and no more than
+        that many), each stream and each TCP flow at its rate."""
         self._thread = threading.Thread(
             target=self._run, args=(probe_targets, probes_per_s, stream_per_s, tcp_per_s,
-                                    max_seconds, random.Random(seed)),
+                                    max_seconds, random.Random(seed), probe_limit),
             name="client", daemon=True)
         self._thread.start()
 
     def _run(self, probe_targets: Callable[[], Sequence[Target]], probes_per_s: float,
              stream_per_s: float, tcp_per_s: float, max_seconds: float,
-             chance: random.Random) -> None:
+             chance: random.Random, probe_limit: int | None) -> None:
         tick = 0.005
         start = time.monotonic()
         next_probe = next_stream = next_tcp = start
@@ -328,9 +341,12 @@ class Client:
             if probes_per_s and now >= next_probe:
                 targets = probe_targets()
                 # catch up after a stall, a bounded number at a time
-                due = min(16, int((now - next_probe) * probes_per_s) + 1)
+                due = min(64, int((now - next_probe) * probes_per_s) + 1)
+                if probe_limit is not None:
+                    due = min(due, probe_limit - len(self.prober.sent))
                 for _ in range(due if targets else 0):
-                    self.prober.send(chance.choice(targets))
+                    self.prober.send(targets[len(self.prober.sent) % len(targets)]
+                                     if probe_limit is not None else chance.choice(targets))
                 next_probe = max(next_probe + due / probes_per_s, now - 0.1)
             if stream_per_s and now >= next_stream:
                 for stream in self.streams:
@@ -341,6 +357,10 @@ class Client:
                     flow.send()
                 next_tcp = max(next_tcp + 1 / tcp_per_s, now - 0.1)
             time.sleep(tick)
+
+    @property
+    def sending(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()
