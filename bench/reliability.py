@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from bench.kube_gen import (
     ClusterShape,
@@ -43,6 +44,7 @@ from bench.kube_gen import (
     service_chains,
     service_name,
 )
+from bpf.loader import PinnedMap
 from tests.netns.agents import MULTI as MULTI_PATH
 from tests.netns.agents import BpftablesCommands, bpftables_in
 from tests.netns.topology import CLIENT_ADDR, SERVER_ADDR, Topology
@@ -471,6 +473,7 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
 @dataclass(frozen=True)
 class PressureResult:
     capacity: int  # the connection table's entries (a NATed connection takes two)
+    ct_map_max_entries: int  # as the kernel reports the pinned map's size
     new_flows: int
     new_flows_delivered: int
     flood_seconds: float
@@ -515,6 +518,12 @@ def conntrack_pressure(capacity: int = 65536, factor: int = 2, services: int = 7
                     time.sleep(0.2)
                 flood = time.monotonic() - begun
                 time.sleep(1.0)  # established flows keep sending after the flood
+                status = json.loads(commands.cli("status", "--json").out)
+                ct_map = PinnedMap.open(Path(status["datapath"]["pin_dir"]) / "maps" / "ct_map")
+                try:
+                    max_entries = ct_map.layout.max_entries
+                finally:
+                    ct_map.close()
             finally:
                 client.stop()
                 time.sleep(0.3)
@@ -523,7 +532,8 @@ def conntrack_pressure(capacity: int = 65536, factor: int = 2, services: int = 7
     delivered = {arrival.flow for arrival in arrivals if arrival.kind == PROBE}
     survived = sum(flow.alive and flow.echoed == flow.rounds for flow in client.tcp)
     return PressureResult(
-        capacity=capacity, new_flows=len(client.prober.sent), new_flows_delivered=len(delivered),
+        capacity=capacity, ct_map_max_entries=max_entries,
+        new_flows=len(client.prober.sent), new_flows_delivered=len(delivered),
         flood_seconds=round(flood, 2),
         command_max_s=round(max(latencies, default=0.0), 3), commands_answered=len(latencies),
         tcp_connections=len(client.tcp), tcp_survived=survived,
