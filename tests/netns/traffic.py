@@ -188,11 +188,17 @@ class Prober:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         self.sent: list[tuple[int, int, float]] = []  # (service, flow, send time)
         self.ports: list[int] = []  # each flow's source port
+        self._lock = threading.Lock()
         self._port = PROBE_PORTS[0]
 
     def send(self, target: Target, kind: int = PROBE, again: int | None = None) -> int:
         """A datagram of a new connection (a fresh source port); ``again``: one more of the
-        connection of that earlier flow (its source port, the next sequence number)."""
+        connection of that earlier flow (its source port, the next sequence number). Safe
+        from several threads (a test probes while the client's thread does)."""
+        with self._lock:
+            return self._send(target, kind, again)
+
+    def _send(self, target: Target, kind: int, again: int | None) -> int:
         flow = len(self.sent)
         if again is None:
             sport = self._port
