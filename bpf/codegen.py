@@ -163,7 +163,9 @@ class Layout:
 
 class MemberIds:
     """Family members' ids in their program, kept while the chain lives: a new service takes a
-    free id and renumbers no other (their entries stay as they are)."""
+    free id and renumbers no other (their entries stay as they are). An id freed by one
+    assignment is taken again only by the next: until the Data written for this one has
+    rewritten the jumps to the chain that left, a chain in its place would receive them."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], dict[str, int]] = {}
@@ -172,7 +174,7 @@ class MemberIds:
         known = self._ids.get(family, {})
         live = set(members)
         ids = {name: number for name, number in known.items() if name in live}
-        used = set(ids.values())
+        used = set(known.values())  # the live ones' and the ones freed just now
         free = (number for number in range(len(members) + len(used)) if number not in used)
         for name in members:
             if name not in ids:

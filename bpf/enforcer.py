@@ -150,7 +150,7 @@ class Enforcer:
             if (self.writer is not None and self.plan is not None and self.report is not None
                     and self.writer.env == env):
                 diff = self.differ.diff(self.plan, self.report, plan, report, changes)
-                self.writer.layout = generated.layout
+                self.writer.relayout(generated.layout)
                 ops = self.writer.operations(diff.operations, plan)
                 self.last_writes = len(ops)
                 self._apply_ops(maps, ops)
