@@ -344,6 +344,7 @@ class FaultsResult:
     steady_restarts: int
     stable_probes_sent: int
     stable_probes_lost: int
+    probes_misdelivered: int  # reached an endpoint of another service than their own
     stream_datagrams: int
     stream_lost: int
     tcp_connections: int
@@ -453,6 +454,10 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
         arrivals = list(sink.arrivals)
     delivered = {arrival.flow for arrival in arrivals if arrival.kind == PROBE}
     stable_sent = [flow for service, flow, _ in client.prober.sent if service in (1, 2)]
+    owner = {shape.endpoint_address(index, slot): index
+             for index in range(services + 1) for slot in range(slots)}
+    misdelivered_probes = sum(owner.get(arrival.endpoint) != arrival.service
+                              for arrival in arrivals if arrival.kind == PROBE)
     return FaultsResult(
         rounds=rounds, restore_lines=texts[1].count("\n"), restore_s=round(restore_s, 3),
         killed_mid_restore=killed, shown_old=shown[0], shown_new=shown[1],
@@ -460,6 +465,7 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
         restart_max_s=round(restart_max, 3), steady_restarts=steady,
         stable_probes_sent=len(stable_sent),
         stable_probes_lost=sum(flow not in delivered for flow in stable_sent),
+        probes_misdelivered=misdelivered_probes,
         stream_datagrams=sum(stream.sent for stream in client.streams),
         stream_lost=sum(stream_gaps(client.streams, arrivals).values()),
         tcp_connections=len(client.tcp), tcp_lost=sum(not flow.alive for flow in client.tcp),

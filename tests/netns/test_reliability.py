@@ -77,6 +77,7 @@ def test_agent_killed_mid_restore_and_in_steady_traffic() -> None:
     assert result.shown_old + result.shown_new == result.rounds
     assert result.datapath_mismatches == 0
     assert result.stable_probes_sent > 0 and result.stable_probes_lost == 0
+    assert result.probes_misdelivered == 0
     assert result.stream_lost == 0
     assert result.tcp_lost == 0
 
