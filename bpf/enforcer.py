@@ -155,11 +155,21 @@ class Enforcer:
                 self.last_writes = len(ops)
                 self._apply_ops(maps, ops)
                 self._write(maps, host, self.host)
-            else:  # adopted after a restart, or the interfaces changed: everything again
-                self.writer, ops = full_data(plan, report, generated, env)
-                self._write(maps, {**entries_of(ops), **host}, self.data)
-            self.plan, self.report, self.host, self.data = plan, report, host, {}
-            return False
+                self.plan, self.report, self.host, self.data = plan, report, host, {}
+                return False
+            # adopted after a restart, or the interfaces changed: everything again, by a new
+            # writer whose rule slots and member ids need not be the running ones
+            writer, ops = full_data(plan, report, generated, env)
+            entries = {**entries_of(ops), **host}
+            live = self.data or self._live_data(self.datapath)
+            if not _overwrites(live, entries):
+                self.writer = writer
+                self._write(maps, entries, live)
+                self.plan, self.report, self.host, self.data = plan, report, host, {}
+                return False
+            # rewriting live entries in place would send packets, meanwhile, to rules and
+            # chains that are other ones' now: a new generation, swapped in atomically
+            log.info("the running generation's rule data is numbered otherwise: recompiling")
         writer, ops = full_data(plan, report, generated, env)
         functions = {name: ProgKind.TC for name in ENTRY_PROGRAMS}
         if generated.xdp:
@@ -232,10 +242,15 @@ class Enforcer:
         if datapath is None:
             return
         self.datapath = datapath
-        self.data = {name: {key: value for key, value in datapath.maps[name].items()
-                            if name not in ARRAYS or any(value)}
-                     for name in datapath.maps
-                     if name in WRITE_ORDER or name.startswith("lk") or name in ARRAYS}
+        self.data = self._live_data(datapath)
+
+    @staticmethod
+    def _live_data(datapath: Datapath) -> MapEntries:
+        """What a generation's rule data maps hold (arrays: their non-zero entries)."""
+        return {name: {key: value for key, value in datapath.maps[name].items()
+                       if name not in ARRAYS or any(value)}
+                for name in datapath.maps
+                if name in WRITE_ORDER or name.startswith("lk") or name in ARRAYS}
 
     @staticmethod
     def _write(maps: Mapping[str, object], new: MapEntries, old: MapEntries) -> None:
@@ -369,6 +384,19 @@ class Enforcer:
 
 
 WRITE_ORDER = ("localad", "ifaddr", "rdata", "selm", "selh", "rblk")
+HOST_MAPS = frozenset({"localad", "ifaddr"})  # the namespace's addresses, not rule data
+
+
+def _overwrites(live: MapEntries, new: MapEntries) -> bool:
+    """Whether writing ``new`` changes an entry of the rule data that exists in ``live`` (a
+    rule slot or a member id that means another rule or chain now)."""
+    for name, entries in new.items():
+        if name in HOST_MAPS:
+            continue
+        before = live.get(name, {})
+        if any(key in before and before[key] != value for key, value in entries.items()):
+            return True
+    return False
 ARRAYS = frozenset({"policy"})  # rule data kept in array maps
 
 
