@@ -411,7 +411,8 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
                         assert restore.stdin is not None
                         restore.stdin.write(texts[wanted])
                         restore.stdin.close()
-                        time.sleep(chance.uniform(0.05, 1.0) * restore_s)
+                        # (some kills land after the commit: the new table must show then)
+                        time.sleep(chance.uniform(0.05, 1.5) * restore_s)
                         commands.kill_agent()
                         killed += restore.wait(60) != 0
                     finally:
