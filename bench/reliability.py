@@ -199,9 +199,10 @@ class UpdatesResult:
 
 
 def _change(members: Members, stable: Sequence[int], pool: Sequence[int], slots: int,
-            chance: random.Random) -> Members:
+            chance: random.Random, frozen: frozenset[int] = frozenset()) -> Members:
     """One to three changes: a service of the pool added (random endpoints) or removed, or an
-    endpoint added or removed (stable services keep slot 0; every service keeps one)."""
+    endpoint added or removed (stable services keep slot 0; every service keeps one; the
+    ``frozen`` services keep theirs as they are)."""
     new = dict(members)
     for _ in range(chance.randint(1, 3)):
         if chance.random() < 0.4:
@@ -211,7 +212,7 @@ def _change(members: Members, stable: Sequence[int], pool: Sequence[int], slots:
             else:
                 new[index] = tuple(sorted(chance.sample(range(slots), chance.randint(1, slots))))
         else:
-            index = chance.choice(sorted(new))
+            index = chance.choice(sorted(set(new) - frozen))
             slot = chance.randrange(1 if index in stable else 0, slots)
             now = set(new[index]) ^ {slot}
             if now:
@@ -229,6 +230,8 @@ def atomic_updates(commits: int = 500, stable: int = 4, pool: int = 12, slots: i
     pool_ids = list(range(stable, services))
     members: Members = {index: tuple(range(slots)) for index in stable_ids}
     members.update({index: (0,) for index in pool_ids[: pool // 2]})
+    frozen = frozenset({stable_ids[0]})  # its TCP connections' endpoint always stays
+    members[stable_ids[0]] = (0,)
     with node_with_agent(services, slots) as (topology, commands):
         shape = kube_shape(members, slots)
         start = time.monotonic()
@@ -249,7 +252,7 @@ def atomic_updates(commits: int = 500, stable: int = 4, pool: int = 12, slots: i
                 client.start(lambda: everything, probes_per_s, 100, 20,
                              max_seconds=30 + commits * 5, seed=seed)
                 for _ in range(commits):
-                    new = _change(members, stable_ids, pool_ids, slots, chance)
+                    new = _change(members, stable_ids, pool_ids, slots, chance, frozen)
                     text = sync_text(members, new, slots)
                     begun = time.monotonic()
                     done = commands.restore(text, *RESTORE_FLAGS)
