@@ -366,6 +366,14 @@ def _reached(sink: Sink, prober_flows: Sequence[int], wait: float = 0.5) -> int:
     return len({arrival.flow for arrival in sink.arrivals if arrival.kind == PROBE} & wanted)
 
 
+def _agent_log(commands: BpftablesCommands) -> str:
+    """The tail of the namespace's agent log (its state folder)."""
+    done = subprocess.run(["ip", "netns", "exec", commands.netns, "sh", "-c",
+                           "tail -n 40 /run/bpftables/state/net-*/agent.log 2>/dev/null"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout
+
+
 def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady: int = 3,
                  seed: int = 9) -> FaultsResult:
     """Item 2: the agent killed (-9) in the middle of a full restore that swaps service 0
@@ -423,7 +431,8 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
                             restore.kill()
                             restore.wait(10)
                     begun = time.monotonic()
-                    text = commands.run(["iptables-save"]).out
+                    saved = commands.run(["iptables-save"])
+                    text = saved.out
                     restart_max = max(restart_max, time.monotonic() - begun)
                     rules = saved_rules(text)
                     if rules == saves[current]:
@@ -433,7 +442,9 @@ def agent_faults(rounds: int = 20, services: int = 1000, slots: int = 2, steady:
                         current = wanted
                     else:
                         shown[2] += 1
-                        log.warning("a mixed table after a kill:\n%s", text)
+                        log.warning("a mixed table after a kill (iptables-save: exit %d, "
+                                    "%s):\n%s", saved.code, saved.err.strip(), text)
+                        log.warning("agent log:\n%s", _agent_log(commands))
                         continue
                     # the datapath runs what iptables-save shows
                     flows = {index: [client.prober.send(target(shape, index)) for _ in range(3)]
