@@ -40,8 +40,28 @@ class ClusterShape:
     random_fully: bool = True
     node_ports: int = 0  # how many services (the first ones) are NodePort services
     node_port_base: int = 30000
-    protocol: str = "tcp"  # the services' protocol (tcp or udp)
+    # each service has one service port per protocol (kube-proxy's "ns/svc:p80" for tcp,
+    # "ns/svc:p80-udp" for udp...), all on the same endpoints
+    protocols: tuple[str, ...] = ("tcp",)
+    # explicit (service index, endpoint slots) pairs, slots in range(endpoints): the services
+    # present and which of their endpoints; empty: every service 0..services-1, every slot
+    members: tuple[tuple[int, tuple[int, ...]], ...] = ()
     endpoint_wrap: int = 0  # when set, endpoint addresses repeat after this many (a small range)
+
+    def present(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """(service index, endpoint slots) of every service in the rule set."""
+        if self.members:
+            return self.members
+        return tuple((index, tuple(range(self.endpoints))) for index in range(self.services))
+
+    def endpoint_address(self, index: int, slot: int) -> str:
+        offset = index * self.endpoints + slot
+        if self.endpoint_wrap:
+            offset %= self.endpoint_wrap
+        return _address(self.endpoint_base, offset + 1)
+
+    def cluster_address(self, index: int) -> str:
+        return _address(self.cluster_base, index + 1)
 
 
 def _address(base: str, offset: int) -> str:
@@ -53,16 +73,30 @@ def service_name(index: int) -> str:
 
 
 def endpoint_addresses(shape: ClusterShape, index: int) -> list[str]:
-    """The endpoints of service ``index``."""
-    offsets = [index * shape.endpoints + e for e in range(shape.endpoints)]
-    if shape.endpoint_wrap:
-        offsets = [offset % shape.endpoint_wrap for offset in offsets]
-    return [_address(shape.endpoint_base, offset + 1) for offset in offsets]
+    """The endpoints of service ``index`` (every slot)."""
+    return [shape.endpoint_address(index, slot) for slot in range(shape.endpoints)]
 
 
 def cluster_address(shape: ClusterShape, index: int) -> str:
     """The cluster IP of service ``index``."""
-    return _address(shape.cluster_base, index + 1)
+    return shape.cluster_address(index)
+
+
+def port_name(index: int, protocol: str) -> str:
+    """kube-proxy's name of a service port: the tcp one is service_name's."""
+    return service_name(index) if protocol == "tcp" else f"{service_name(index)}-{protocol}"
+
+
+def service_chains(shape: ClusterShape, index: int, slots: tuple[int, ...]) -> list[str]:
+    """The KUBE-SVC-* and KUBE-SEP-* chains of service ``index`` with endpoints ``slots``."""
+    chains = []
+    for protocol in shape.protocols:
+        name = port_name(index, protocol)
+        chains.append("KUBE-SVC-" + chain_suffix(name, protocol))
+        chains.extend("KUBE-SEP-" + chain_suffix(name, protocol,
+                                                 shape.endpoint_address(index, slot))
+                      for slot in slots)
+    return chains
 
 
 def restore_lines(shape: ClusterShape) -> Iterator[str]:
@@ -84,27 +118,29 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
     for chain in ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"):
         yield f":{chain} - [0:0]"
     services = []
-    for index in range(shape.services):
-        name = service_name(index)
-        svc = "KUBE-SVC-" + chain_suffix(name, shape.protocol)
-        eps = endpoint_addresses(shape, index)
-        seps = ["KUBE-SEP-" + chain_suffix(name, shape.protocol, ep) for ep in eps]
-        services.append((name, svc, cluster_address(shape, index), eps, seps))
-        yield f":{svc} - [0:0]"
-        if index < shape.node_ports:
-            yield f":KUBE-EXT-{svc[9:]} - [0:0]"
-        for sep in seps:
-            yield f":{sep} - [0:0]"
+    for position, (index, slots) in enumerate(shape.present()):
+        for protocol in shape.protocols:
+            name = port_name(index, protocol)
+            svc = "KUBE-SVC-" + chain_suffix(name, protocol)
+            eps = [shape.endpoint_address(index, slot) for slot in slots]
+            seps = ["KUBE-SEP-" + chain_suffix(name, protocol, ep) for ep in eps]
+            node_port = position < shape.node_ports and protocol == shape.protocols[0]
+            services.append((name, protocol, svc, shape.cluster_address(index), eps, seps,
+                             node_port))
+            yield f":{svc} - [0:0]"
+            if node_port:
+                yield f":KUBE-EXT-{svc[9:]} - [0:0]"
+            for sep in seps:
+                yield f":{sep} - [0:0]"
     yield f"-A KUBE-POSTROUTING -m mark ! --mark {MARK}/{MARK} -j RETURN"
     yield f"-A KUBE-POSTROUTING -j MARK --xor-mark {MARK}"
     masq = "-j MASQUERADE --random-fully" if shape.random_fully else "-j MASQUERADE"
     yield ('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" '
            + masq)
     yield f"-A KUBE-MARK-MASQ -j MARK --or-mark {MARK}"
-    for name, svc, cluster_ip, eps, seps in services:
-        proto = shape.protocol
-        match = f'-m comment --comment "{name} cluster IP" -m {proto} -p {proto} ' \
-                f"-d {cluster_ip} --dport {shape.port}"
+    for name, protocol, svc, cluster_ip, eps, seps, _ in services:
+        match = (f'-m comment --comment "{name} cluster IP" -m {protocol} -p {protocol} '
+                 f"-d {cluster_ip} --dport {shape.port}")
         yield f"-A KUBE-SERVICES {match} -j {svc}"
         yield f"-A {svc} {match} ! -s {shape.pod_cidr} -j KUBE-MARK-MASQ"
         count = len(eps)
@@ -118,12 +154,12 @@ def restore_lines(shape: ClusterShape) -> Iterator[str]:
                 yield f"-A {svc} {comment} -j {sep}"
         for ep, sep in zip(eps, seps, strict=True):
             yield f"-A {sep} -m comment --comment {name} -s {ep} -j KUBE-MARK-MASQ"
-            yield (f"-A {sep} -m comment --comment {name} -m {proto} -p {proto} -j DNAT "
+            yield (f"-A {sep} -m comment --comment {name} -m {protocol} -p {protocol} -j DNAT "
                    f"--to-destination {ep}:{shape.target_port}")
-    for index, (name, svc, _, _, _) in enumerate(services[:shape.node_ports]):
+    node_ports = [(name, svc) for name, _, svc, _, _, _, node_port in services if node_port]
+    for index, (name, svc) in enumerate(node_ports):
         ext = f"KUBE-EXT-{svc[9:]}"
-        port = (f"-m {shape.protocol} -p {shape.protocol} "
-                f"--dport {shape.node_port_base + index}")
+        port = f"-m tcp -p tcp --dport {shape.node_port_base + index}"
         yield (f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -d 127.0.0.0/8 "
                f"-m nfacct --nfacct-name localhost_nps_accepted_pkts -j {ext}")
         yield f"-A KUBE-NODEPORTS -m comment --comment {name} {port} -j {ext}"
@@ -145,6 +181,8 @@ def partial_sync_text(shape: ClusterShape, changed: set[str]) -> str:
     lines = list(restore_lines(shape))
     nat = lines.index("*nat")
     keep = set(TOP_NAT_CHAINS)
+    changed = {port for name in changed for port in
+               (name, *(f"{name}-{protocol}" for protocol in shape.protocols))}
     for line in lines[nat:]:
         if line.startswith("-A KUBE-SVC-") or line.startswith("-A KUBE-EXT-"):
             words = line.split()

@@ -26,12 +26,12 @@ MARK = "0x00004000"
 
 def _service_chain(shape: ClusterShape, index: int) -> str:
     name = service_name(index)
-    return f"service-{chain_suffix(name, shape.protocol)[:8]}-{name.translate(NAME_SAFE)}"
+    return f"service-{chain_suffix(name, shape.protocols[0])[:8]}-{name.translate(NAME_SAFE)}"
 
 
 def _endpoint_chain(shape: ClusterShape, index: int, endpoint: str) -> str:
     name = service_name(index)
-    return (f"endpoint-{chain_suffix(name, shape.protocol, endpoint)[:8]}-"
+    return (f"endpoint-{chain_suffix(name, shape.protocols[0], endpoint)[:8]}-"
             f"{name.translate(NAME_SAFE)}-{endpoint.translate(NAME_SAFE)}")
 
 
@@ -62,7 +62,7 @@ def _base() -> Iterator[str]:
 
 def service_lines(shape: ClusterShape, index: int) -> Iterator[str]:
     """One service: its chains, rules and map element."""
-    proto = shape.protocol
+    proto = shape.protocols[0]
     chain = _service_chain(shape, index)
     cluster_ip = cluster_address(shape, index)
     endpoints = endpoint_addresses(shape, index)

@@ -68,7 +68,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def service_shape(services: int, protocol: str) -> ClusterShape:
-    return ClusterShape(services, 3, CLUSTER_BASE, ENDPOINT_BASE, protocol=protocol,
+    return ClusterShape(services, 3, CLUSTER_BASE, ENDPOINT_BASE, protocols=(protocol,),
                         endpoint_wrap=ENDPOINT_WRAP)
 
 

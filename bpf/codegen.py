@@ -168,7 +168,9 @@ class Layout:
 class MemberIds:
     """Family members' ids in their program, kept while the chain lives: a new service takes a
     free id and renumbers no other (their entries stay as they are). A new member takes the
-    smallest id no member holds (new members in name order)."""
+    smallest id no member holds (new members in name order). An id freed by one assignment is
+    taken again only by the next: until the Data written for this one has rewritten the jumps
+    to the chain that left, a chain in its place would receive them."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], dict[str, int]] = {}
@@ -180,7 +182,7 @@ class MemberIds:
         known = self._ids.get(family, {})
         live = set(members)
         ids = {name: number for name, number in known.items() if name in live}
-        used = set(ids.values())
+        used = set(known.values())  # the live ones' and the ones freed just now
         free = (number for number in range(len(members) + len(used)) if number not in used)
         for name in members:
             if name not in ids:
@@ -197,10 +199,7 @@ class MemberIds:
         with ``added``, in proportion to the change; returns the family's ids (do not keep)."""
         ids = self._ids.setdefault(family, {})
         free, top = self._free.get(family, ([], 0))
-        for name in removed:
-            number = ids.pop(name, None)
-            if number is not None:
-                heapq.heappush(free, number)
+        freed = [number for name in removed if (number := ids.pop(name, None)) is not None]
         for name in sorted(added):
             if name in ids:
                 continue
@@ -209,6 +208,8 @@ class MemberIds:
             else:
                 ids[name] = top
                 top += 1
+        for number in freed:  # free for the next update only (see the class)
+            heapq.heappush(free, number)
         self._free[family] = (free, top)
         return ids
 

@@ -100,12 +100,15 @@ class Interface:
 class Enforcer:
     """One namespace's datapath: ``netns`` None for this process's own (the agent).
     ``attach``: put the programs on the interfaces (False: only load them and fill their maps,
-    for BPF_PROG_TEST_RUN)."""
+    for BPF_PROG_TEST_RUN). ``limits``: overrides of bpf/include/consts.h's limits (e.g.
+    ``{"CT_MAX_ENTRIES": 1024}``), compiled in; part of the generation's label, so pinned maps
+    of another size are never adopted silently (the loader refuses a layout change)."""
 
     def __init__(self, netns: str | None = None, pin_dir: Path | None = None,
-                 attach: bool = True) -> None:
+                 attach: bool = True, limits: Mapping[str, int] | None = None) -> None:
         self.netns = netns
         self.attach = attach
+        self.limits = dict(sorted((limits or {}).items()))
         self.pin_dir = pin_dir or netns_pin_dir(netns)
         self.datapath: Datapath | None = None
         self.generator = Generator(xdp_metadata_supported())  # keeps Layout and sizes
@@ -148,7 +151,8 @@ class Enforcer:
             changes = None
         host = self.host_entries(interfaces, local)
         # the Shape, and the map sizes it was compiled with (more data than room: a recompile)
-        label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values())])
+        label = "-".join([report.shape_hash, *(str(value) for value in generated.defines.values()),
+                          *(str(value) for value in self.limits.values())])
         if self.datapath is None and self.attach:
             self._adopt(label)
         if self.datapath is not None and self.datapath.generation.label == label:
@@ -157,22 +161,32 @@ class Enforcer:
                     and self.writer.env == env):
                 diff = self.differ.diff(self.plan, self.report, plan, report, changes,
                                         patches)
-                self.writer.layout = generated.layout
+                self.writer.relayout(generated.layout)
                 ops = self.writer.operations(diff.operations, plan)
                 self.last_writes = len(ops)
                 self._apply_ops(maps, ops)
                 self._write(maps, host, self.host)
-            else:  # adopted after a restart, or the interfaces changed: everything again
-                self.writer, ops = full_data(plan, report, generated, env)
-                self._write(maps, {**entries_of(ops), **host}, self.data)
-            self.plan, self.report, self.host, self.data = plan, report, host, {}
-            return False
+                self.plan, self.report, self.host, self.data = plan, report, host, {}
+                return False
+            # adopted after a restart, or the interfaces changed: everything again, by a new
+            # writer whose rule slots and member ids need not be the running ones
+            writer, ops = full_data(plan, report, generated, env)
+            entries = {**entries_of(ops), **host}
+            live = self.data or self._live_data(self.datapath)
+            if not _overwrites(live, entries):
+                self.writer = writer
+                self._write(maps, entries, live)
+                self.plan, self.report, self.host, self.data = plan, report, host, {}
+                return False
+            # rewriting live entries in place would send packets, meanwhile, to rules and
+            # chains that are other ones' now: a new generation, swapped in atomically
+            log.info("the running generation's rule data is numbered otherwise: recompiling")
         writer, ops = full_data(plan, report, generated, env)
         functions = {name: ProgKind.TC for name in ENTRY_PROGRAMS}
         if generated.xdp:
             functions[XDP_PROGRAM] = ProgKind.XDP
         datapath = compile_datapath(
-            datapath_source(generated), self.pin_dir, functions=functions,
+            datapath_source(generated), self.pin_dir, functions=functions, defines=self.limits,
             tail_calls={"progs": list(generated.tail_calls)}, label=label)
         self.compiles += 1
         log.info("compiled %s: %d programs, %d map writes", label,
@@ -239,10 +253,15 @@ class Enforcer:
         if datapath is None:
             return
         self.datapath = datapath
-        self.data = {name: {key: value for key, value in datapath.maps[name].items()
-                            if name not in ARRAYS or any(value)}
-                     for name in datapath.maps
-                     if name in WRITE_ORDER or name.startswith("lk") or name in ARRAYS}
+        self.data = self._live_data(datapath)
+
+    @staticmethod
+    def _live_data(datapath: Datapath) -> MapEntries:
+        """What a generation's rule data maps hold (arrays: their non-zero entries)."""
+        return {name: {key: value for key, value in datapath.maps[name].items()
+                       if name not in ARRAYS or any(value)}
+                for name in datapath.maps
+                if name in WRITE_ORDER or name.startswith("lk") or name in ARRAYS}
 
     @staticmethod
     def _write(maps: Mapping[str, object], new: MapEntries, old: MapEntries) -> None:
@@ -404,6 +423,19 @@ class Enforcer:
 
 
 WRITE_ORDER = ("localad", "ifaddr", "rdata", "selm", "selh", "rblk")
+HOST_MAPS = frozenset({"localad", "ifaddr"})  # the namespace's addresses, not rule data
+
+
+def _overwrites(live: MapEntries, new: MapEntries) -> bool:
+    """Whether writing ``new`` changes an entry of the rule data that exists in ``live`` (a
+    rule slot or a member id that means another rule or chain now)."""
+    for name, entries in new.items():
+        if name in HOST_MAPS:
+            continue
+        before = live.get(name, {})
+        if any(key in before and before[key] != value for key, value in entries.items()):
+            return True
+    return False
 ARRAYS = frozenset({"policy"})  # rule data kept in array maps
 
 

@@ -277,6 +277,7 @@ class DataWriter:
         self._repeats: IdentityCache[ChainPlan, dict[int, int]] = IdentityCache(repeats)
         self._free: list[int] = []
         self._written: dict[tuple[Any, ...], tuple[list[tuple[str, bytes]], list[int]]] = {}
+        self._moved: set[tuple[str, str]] = set()  # chains whose jumps must be rewritten
 
     # --- slots -------------------------------------------------------------------------------
 
@@ -320,8 +321,61 @@ class DataWriter:
 
     # --- operations ----------------------------------------------------------------------------
 
+    def relayout(self, plan_layout: Layout) -> None:
+        """The next operations are for ``plan_layout`` (the same Shape; chains may have
+        moved to another family: a service's chain whose endpoints changed in number)."""
+        old = self.layout
+        self.layout = plan_layout
+        self._moved |= {chain for chain, place in plan_layout.program_of.items()
+                        if chain in old.program_of and self._place(old, chain)
+                        != self._place(plan_layout, chain)}
+
+    @staticmethod
+    def _place(plan_layout: Layout, chain: tuple[str, str]) -> tuple[int, int]:
+        """Where a jump to ``chain`` goes: its program's first tail call slot, its member."""
+        return (plan_layout.program(*chain).slots[0], plan_layout.program_of[chain][1])
+
+    def _retarget(self) -> list[MapOp]:
+        """New values for the rules that jump to a chain that moved (their slots stay): the
+        rules did not change, so the Plan diff has nothing for them."""
+        moved, self._moved = self._moved, set()
+        if not moved:
+            return []
+        block_of: dict[int, bytes] = {}  # a RULE block's slot -> its rblk key
+        for written, held in self._written.values():
+            for name, map_key in written:
+                if name == "rblk":
+                    block_of.update((slot, map_key) for slot in held)
+        ops: list[MapOp] = []
+        for slot, ((table, _, rule, _), _, in_data) in self._held.items():
+            target = rule.target
+            if target is None or (table, target.name) not in moved or action_kind(rule) not in (
+                    "JUMP", "GOTO"):
+                continue
+            value = bytes(rule_value(rule, table, self.layout, self.env, slot))
+            if in_data:
+                ops.append(("rdata", bytes(structs.u32(slot)), value))
+            elif slot in block_of:
+                ops.append(("rblk", block_of[slot], value))
+        return ops
+
     def operations(self, diff: Iterable[MapWrite | MapDelete], plan: Plan) -> list[MapOp]:
-        """Map writes for the diff's operations, in order; ``plan`` is the Plan written."""
+        """Map writes for the diff's operations, in order; ``plan`` is the Plan written.
+        When chains moved (:meth:`relayout`), the jumps to them are rewritten after every
+        write (their new place is filled) and before any removal (their old place may go)."""
+        ops = self._diff_operations(diff, plan)
+        retarget = self._retarget()
+        if not retarget:
+            return ops
+        last_write = {(name, key): number for number, (name, key, value) in enumerate(ops)
+                      if value is not None}
+        writes = [op for op in ops if op[2] is not None]
+        # a removal that a later write undoes is no removal
+        removals = [op for number, op in enumerate(ops) if op[2] is None
+                    and last_write.get((op[0], op[1]), -1) < number]
+        return writes + retarget + removals
+
+    def _diff_operations(self, diff: Iterable[MapWrite | MapDelete], plan: Plan) -> list[MapOp]:
         ops: list[MapOp] = []
         for op in diff:
             key = op.key

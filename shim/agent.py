@@ -14,9 +14,11 @@ carries one request, served in its own thread:
   run it, nothing changes and the caller is told why.
 
 Environment: BPFTABLES_DATAPATH=off runs without eBPF (the rule set and commands only: for
-tests of command semantics); BPFTABLES_STATE_ROOT moves the state folders. In a namespace with
-hardware links (a machine's own, not a container's or a test's) the datapath runs only with
-BPFTABLES_ENFORCE_HOST=1: taking a machine's NICs over is an explicit step.
+tests of command semantics); BPFTABLES_STATE_ROOT moves the state folders;
+BPFTABLES_CT_MAX_ENTRIES compiles in another connection table size (tests of a full table).
+In a namespace with hardware links (a machine's own, not a container's or a test's) the
+datapath runs only with BPFTABLES_ENFORCE_HOST=1: taking a machine's NICs over is an explicit
+step.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -413,6 +416,22 @@ def _reply(outcome: Outcome) -> dict[str, Any]:
     return {"stdout": outcome.stdout, "stderr": outcome.stderr, "code": outcome.exit_code}
 
 
+# environment variable -> the datapath limit (bpf/include/consts.h) it overrides
+LIMIT_VARIABLES = {"BPFTABLES_CT_MAX_ENTRIES": "CT_MAX_ENTRIES"}
+
+
+def datapath_limits(environ: Mapping[str, str]) -> dict[str, int]:
+    """The datapath limits the environment overrides (positive integers; others ignored)."""
+    limits = {}
+    for variable, define in LIMIT_VARIABLES.items():
+        value = environ.get(variable, "")
+        if value.isdigit() and int(value) > 0:
+            limits[define] = int(value)
+        elif value:
+            log.warning("%s=%r is not a positive integer: ignored", variable, value)
+    return limits
+
+
 def bind_socket() -> socket.socket | None:
     """The agent's listening socket; None when another agent already has it."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -454,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("links %s are hardware: running without the datapath (set "
                         "BPFTABLES_ENFORCE_HOST=1 to enforce here)", ", ".join(nics))
         else:
-            datapath = NamespaceDatapath()
+            datapath = NamespaceDatapath(datapath_limits(os.environ))
     agent = Agent(folder, datapath)
     agent.datapath_off_reason = off_reason if datapath is None else None
     log.info("agent %d serving in %s (datapath %s)", os.getpid(), folder,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from pyroute2 import IPRoute
@@ -117,10 +117,10 @@ def hardware_links(ipr: IPRoute) -> list[str]:
 class NamespaceDatapath:
     """The rule set of this process's network namespace, enforced by eBPF on its links."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Mapping[str, int] | None = None) -> None:
         ensure_bpffs()
         self.pin_dir = pin_dir_for(current_netns_cookie())
-        self.enforcer = Enforcer(None, self.pin_dir)
+        self.enforcer = Enforcer(None, self.pin_dir, limits=limits)
         self.compiler = Compiler()
         self.analyzer = ShapeAnalyzer()
         self.ipr = IPRoute()
