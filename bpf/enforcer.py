@@ -378,14 +378,17 @@ class Enforcer:
         table = self.datapath.maps["ctr"]
         zero = bytes(structs.rule_ctr())
         wanted = None if owners is None else set(owners)
-        for owner, slot in self._owners():
+        chains = None if wanted is None else {(name, chain) for name, chain, _ in wanted}
+        for owner, slot in self._owners(chains):
             if wanted is None or owner in wanted:
                 table.update(bytes(structs.u32(slot)), zero)
 
-    def _owners(self) -> list[tuple[tuple[str, str, int | None], int]]:
-        """(rule or policy, counter slot) of the running Plan."""
+    def _owners(self, chains: set[tuple[str, str]] | None = None
+                ) -> list[tuple[tuple[str, str, int | None], int]]:
+        """(rule or policy, counter slot) of the running Plan (of ``chains`` only, if given;
+        policies are few: all of them)."""
         assert self.datapath is not None and self.writer is not None and self.plan is not None
-        return [*self.writer.rule_slots(self.plan).items(),
+        return [*self.writer.rule_slots(self.plan, chains).items(),
                 *(((table, chain, None), slot)
                   for (table, chain), slot in self.writer.policy_slots().items())]
 

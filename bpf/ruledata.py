@@ -455,11 +455,17 @@ class DataWriter:
 
     # --- counters ----------------------------------------------------------------------------
 
-    def rule_slots(self, plan: Plan) -> dict[RuleId, int]:
-        """Each rule's counter slot (table, chain, rule number)."""
+    def rule_slots(self, plan: Plan, chains: set[tuple[str, str]] | None = None
+                   ) -> dict[RuleId, int]:
+        """Each rule's counter slot (table, chain, rule number); of ``chains`` only, when
+        given (-Z of one chain costs that chain)."""
         found: dict[RuleId, int] = {}
         for table in plan.tables.values():
-            for name, chain in table.chains.items():
+            names = (table.chains if chains is None else
+                     [chain for name, chain in chains if name == table.name
+                      and chain in table.chains])
+            for name in names:
+                chain = table.chains[name]
                 repeated = self._repeats(chain)
                 for block in chain.blocks:
                     for number, rule in block_members(block):

@@ -57,8 +57,20 @@ def stale_dnat(old: Ruleset, new: Ruleset) -> Callable[[Connection], bool] | Non
     entries from the kernel's table so that UDP clients, which keep their 5-tuple, move to a
     live endpoint with their next datagram instead of sending into a void until the entry
     times out."""
-    before, after = dnat_destinations(old), dnat_destinations(new)
-    gone = before - after
+    old_nat, new_nat = old.tables.get("nat"), new.tables.get("nat")
+    if old_nat is None or old_nat is new_nat:
+        return None
+    # only the chains the change replaced can have held a destination that went away
+    new_chains = new_nat.chains if new_nat is not None else {}
+    replaced = [chain for name, chain in old_nat.chains.items()
+                if new_chains.get(name) is not chain]
+    candidates = {rule.target.options.to for chain in replaced for rule in chain.rules
+                  if rule.target is not None and rule.target.name == "DNAT"
+                  and isinstance(rule.target.options, DnatOptions)}
+    if not candidates:
+        return None
+    after = dnat_destinations(new)
+    gone = candidates - after
     if not gone:
         return None
 
