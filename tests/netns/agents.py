@@ -95,10 +95,15 @@ class BpftablesCommands:
         return pids
 
     def kill_agent(self, sig: int = signal.SIGKILL) -> None:
-        for pid in self.agent_pids():
+        """Kill the agent and wait until it is gone: not only its command line (empty while
+        it exits) but the process, which holds its listening socket until then (a command
+        in between would connect to a dying agent and be reset)."""
+        pids = self.agent_pids()
+        for pid in pids:
             os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while self.agent_pids() and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (self.agent_pids() or any(
+                Path(f"/proc/{pid}").exists() for pid in pids)):
             time.sleep(0.02)
 
     def forget(self) -> None:
