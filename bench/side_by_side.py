@@ -14,7 +14,8 @@ drift is shared. Scenarios and the results' keys:
 - iperf_gbps.<mode>: iperf3 TCP throughput through a service.
 - drop_pps.<mode>.<N>: N source-prefix DROP rules, a flood from the last one; packets per
   second the node took in (delivered_pps says how many still reached the backend).
-- memory.<N>: the bpftables process's RSS and its BPF maps' memory (fdinfo memlock).
+- memory.<N>: the bpftables agent's RSS (its pid from `bpftables status --json`) and its pinned
+  BPF maps' memory (fdinfo memlock).
 
 Each figure is {min, median, max} over the repeats. Writes bench/results/latest.json,
 latest.md and PNG plots there.
@@ -38,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.kube_gen import ClusterShape, cluster_address
-from bench.modes import DROP_MODES, SERVICE_MODES, Mode, grown, make_mode
+from bench.modes import (
+    DROP_MODES,
+    SERVICE_MODES,
+    Mode,
+    grown,
+    make_mode,
+    xdp_unsupported_reason,
+)
 from bench.topology import (
     BACKEND,
     CLUSTER_BASE,
@@ -265,6 +273,10 @@ class Run:
             sources = drop_sources(count)
             flood_source = sources[-1].split("/")[0]
             for mode in self.order(DROP_MODES, count):
+                reason = self.unsupported(mode)
+                if reason is not None:
+                    log.info("drop: %s %s", mode.name, reason)
+                    continue
                 log.info("drop: %s, %d rules", mode.name, count)
                 with self.attempt(mode, f"drop, {count} rules"):
                     mode.load_drop(sources)
@@ -273,6 +285,13 @@ class Run:
                                       1, 8080)
                         self.add("drop_pps", mode.name, count, found["node_pps"])
                         self.add("drop_delivered_pps", mode.name, count, found["received_pps"])
+
+    def unsupported(self, mode: Mode) -> str | None:
+        """Why ``mode`` cannot run on this machine (recorded in the results), or None."""
+        reason = xdp_unsupported_reason() if mode.name == "bpftables-xdp" else None
+        if reason is not None:
+            self.results.setdefault("not_supported", {})[mode.name] = reason
+        return reason
 
     def close(self) -> None:
         for mode in self.modes.values():
@@ -321,8 +340,9 @@ def markdown(results: dict[str, Any]) -> str:
              f"Machine: {results['machine']}", "",
              f"Command: `{results['command']}`; {results['repeat']} repeats of "
              f"{results['seconds']} s each; medians (min/max in latest.json). "
-             "bpftables figures are in-process (the rule set driven through the Python API "
-             "by a worker process, not through the drop-in commands).", ""]
+             "Each mode through its own tool; bpftables through its drop-in commands "
+             "(bpftables-multi iptables-restore / iptables, answered by the node's agent). "
+             f"{results.get('note', '')}".strip(), ""]
     modes = results["modes"]
 
     def table(title: str, key: str, counts: list[str], sub: str | None, scale: float = 1.0,
@@ -375,6 +395,9 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{m['map_bytes_per_service']:,.0f} |" for count, m in results["memory"].items()]
         lines.append("")
     lines += ["## Goals (issue 7)", "", *[f"- {line}" for line in goals(results)], ""]
+    if results.get("not_supported"):
+        lines += ["## Not run", "", *[f"- {name}: {reason}" for name, reason
+                                      in results["not_supported"].items()], ""]
     if results.get("errors"):
         lines += ["## Errors", "", *[f"- {line}" for line in results["errors"]], ""]
     return "\n".join(lines)
@@ -553,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_line(), "started": started, "command": command.strip(),
         "modes": [m for m in modes if m != "bpftables-xdp"], "services": services,
         "http_services": http_counts, "drop_rules": drop_counts, "seconds": args.seconds,
-        "repeat": args.repeat, "bpftables_driver": "in-process",
+        "repeat": args.repeat, "bpftables_driver": "drop-in commands (bpftables-multi)",
         "wall_s": time.monotonic() - run_start,
         "note": "measured on a machine shared with other work; figures drift",
     })
