@@ -5,8 +5,10 @@ Every mode has the same operations, each returning the seconds it took end to en
 the mode has nothing to do): ``load_full(shape)`` (a whole kube-proxy sync), ``add_one(shape)``
 (kube-proxy adding the shape's last service: a partial ``iptables-restore --noflush``, one
 ``nft -f`` transaction), ``single_cmd(n)`` (one ``iptables -A`` / ``nft add rule``),
-``load_drop(sources)`` (the early-drop firewall) and ``teardown()``. The iptables modes
-restore as kube-proxy does (``-w 5 --noflush --counters``), full and partial syncs alike.
+``load_drop(sources)`` (the early-drop firewall) and ``teardown()``. Partial syncs restore
+as kube-proxy does (``-w 5 --noflush --counters``); so does bpftables' full sync, while the
+iptables modes load the full set onto the empty node without ``--noflush`` (the same rules:
+iptables-nft-restore --noflush of 10,000 services takes minutes).
 """
 
 from __future__ import annotations
@@ -104,11 +106,13 @@ class IptablesMode(Mode):
 
     def _restore(self, text: str, *options: str) -> None:
         # -w: other users of the machine may hold the (machine-wide) xtables lock
-        self.topo.exec(self.topo.node, f"iptables-{self.backend}-restore",
-                       *(options or ("-w",)), stdin=text, timeout=1800)
+        self.topo.exec(self.topo.node, f"iptables-{self.backend}-restore", *options,
+                       stdin=text, timeout=1800)
 
     def load_full(self, shape: ClusterShape) -> float:
-        return _timed(self._restore, restore_text(shape, jumps=True), *KUBE_PROXY_RESTORE_FLAGS)
+        # not --noflush: on an empty node the same rule set, and iptables-nft-restore
+        # --noflush of 10,000 services runs for minutes (kube-proxy's full sync does)
+        return _timed(self._restore, restore_text(shape, jumps=True), "-w")
 
     def add_one(self, shape: ClusterShape) -> float:
         text = partial_sync_text(shape, {service_name(shape.services - 1)})
@@ -119,11 +123,11 @@ class IptablesMode(Mode):
                       *single_rule_argv(n))
 
     def load_drop(self, sources: list[str]) -> float:
-        return _timed(self._restore, drop_restore_text(sources))
+        return _timed(self._restore, drop_restore_text(sources), "-w")
 
     def teardown(self) -> None:
         if self.backend == "legacy":
-            self._restore(EMPTY_TABLES)
+            self._restore(EMPTY_TABLES, "-w")
         else:
             self.topo.exec(self.topo.node, "nft", "flush", "ruleset")
         super().teardown()
