@@ -34,9 +34,7 @@ log = logging.getLogger(__name__)
 EMPTY_TABLES = "".join(f"*{table}\nCOMMIT\n" for table in ("raw", "mangle", "nat", "filter"))
 REPO = Path(__file__).resolve().parents[1]
 RESTORE_TIMEOUT = 600  # one command (a 50,000-service compile included)
-BIN = Path(sys.executable).parent
-MULTI = str(BIN / "bpftables-multi")
-CLI = str(BIN / "bpftables")
+MULTI, CLI = "bpftables-multi", "bpftables"
 # kube-proxy's iptables-restore, full and partial syncs alike (its -W 100000 left out: the
 # bench's own commands never wait long for the lock)
 KUBE_PROXY_RESTORE_FLAGS = ("-w", "5", "--noflush", "--counters")
@@ -174,8 +172,22 @@ class BpftablesMode(Mode):
         self.name = self.label = "bpftables-xdp" if xdp else "bpftables"
         self.running = False
 
-    def _command(self, executable: str, *argv: str, stdin: str | None = None,
+    def _launcher(self, name: str, module: str) -> str:
+        """``name`` in the topology's folder, running this checkout's ``module``: the venv's
+        own launchers are rewritten whenever someone reinstalls it (setup.sh, pip)."""
+        launcher = self.topo.workdir / name
+        if not launcher.exists():
+            # -S for the multi-call command, as setup.sh writes it: it starts fast
+            flags = " -S" if module == "shim.multi" else ""
+            launcher.write_text(f"#!{sys.executable}{flags}\nimport sys\n"
+                                f"sys.path.insert(0, {str(REPO)!r})\n"
+                                f"from {module} import main\nsys.exit(main())\n")
+            launcher.chmod(0o755)
+        return str(launcher)
+
+    def _command(self, name: str, *argv: str, stdin: str | None = None,
                  timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        executable = self._launcher(name, "shim.multi" if name == MULTI else "shim.cli")
         # this checkout's shim/ runs, in the command and in the agent it starts (python -m
         # shim.agent: its sys.path starts at the working directory, then PYTHONPATH)
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
