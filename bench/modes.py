@@ -5,14 +5,17 @@ Every mode has the same operations, each returning the seconds it took end to en
 the mode has nothing to do): ``load_full(shape)`` (a whole kube-proxy sync), ``add_one(shape)``
 (kube-proxy adding the shape's last service: a partial ``iptables-restore --noflush``, one
 ``nft -f`` transaction), ``single_cmd(n)`` (one ``iptables -A`` / ``nft add rule``),
-``load_drop(sources)`` (the early-drop firewall) and ``teardown()``.
+``load_drop(sources)`` (the early-drop firewall) and ``teardown()``. Partial syncs restore
+as kube-proxy does (``-w 5 --noflush --counters``); so does bpftables' full sync, while the
+iptables modes load the full set onto the empty node without ``--noflush`` (the same rules:
+iptables-nft-restore --noflush of 10,000 services takes minutes).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import select
+import os
 import subprocess
 import sys
 import time
@@ -22,13 +25,19 @@ from typing import Any
 
 from bench import nft_gen
 from bench.kube_gen import ClusterShape, partial_sync_text, restore_text, service_name
-from bench.topology import NODE_BACKEND_SIDE, NODE_CLIENT_SIDE, BenchTopology
+from bench.topology import COMMAND_TIMEOUT, BenchTopology
+from bpf.bpffs import ensure_bpffs
+from bpf.loader import PinnedMap, xdp_metadata_supported
 
 log = logging.getLogger(__name__)
 
 EMPTY_TABLES = "".join(f"*{table}\nCOMMIT\n" for table in ("raw", "mangle", "nat", "filter"))
 REPO = Path(__file__).resolve().parents[1]
-WORKER_TIMEOUT = 600  # one request (a 50,000-service compile included)
+RESTORE_TIMEOUT = 600  # one command (a 50,000-service compile included)
+MULTI, CLI = "bpftables-multi", "bpftables"
+# kube-proxy's iptables-restore, full and partial syncs alike (its -W 100000 left out: the
+# bench's own commands never wait long for the lock)
+KUBE_PROXY_RESTORE_FLAGS = ("-w", "5", "--noflush", "--counters")
 
 
 def single_rule_address(n: int) -> str:
@@ -42,9 +51,15 @@ def drop_restore_text(sources: list[str], table: str = "raw") -> str:
     return f"*{table}\n{rules}COMMIT\n"
 
 
-def _timed(function: Any, *args: Any) -> float:
+def single_rule_argv(n: int) -> list[str]:
+    """The n-th single ``iptables -A`` (after the command's name)."""
+    return ["-w", "-A", "INPUT", "-s", single_rule_address(n), "-p", "tcp", "--dport", "9",
+            "-j", "DROP"]
+
+
+def _timed(function: Any, *args: Any, **options: Any) -> float:
     start = time.perf_counter()
-    function(*args)
+    function(*args, **options)
     return time.perf_counter() - start
 
 
@@ -89,27 +104,28 @@ class IptablesMode(Mode):
 
     def _restore(self, text: str, *options: str) -> None:
         # -w: other users of the machine may hold the (machine-wide) xtables lock
-        self.topo.exec(self.topo.node, f"iptables-{self.backend}-restore", "-w", *options,
+        self.topo.exec(self.topo.node, f"iptables-{self.backend}-restore", *options,
                        stdin=text, timeout=1800)
 
     def load_full(self, shape: ClusterShape) -> float:
-        return _timed(self._restore, restore_text(shape, jumps=True))
+        # not --noflush: on an empty node the same rule set, and iptables-nft-restore
+        # --noflush of 10,000 services runs for minutes (kube-proxy's full sync does)
+        return _timed(self._restore, restore_text(shape, jumps=True), "-w")
 
     def add_one(self, shape: ClusterShape) -> float:
         text = partial_sync_text(shape, {service_name(shape.services - 1)})
-        return _timed(self._restore, text, "--noflush")
+        return _timed(self._restore, text, *KUBE_PROXY_RESTORE_FLAGS)
 
     def single_cmd(self, n: int) -> float:
-        argv = [f"iptables-{self.backend}", "-w", "-A", "INPUT", "-s", single_rule_address(n),
-                "-p", "tcp", "--dport", "9", "-j", "DROP"]
-        return _timed(self.topo.exec, self.topo.node, *argv)
+        return _timed(self.topo.exec, self.topo.node, f"iptables-{self.backend}",
+                      *single_rule_argv(n))
 
     def load_drop(self, sources: list[str]) -> float:
-        return _timed(self._restore, drop_restore_text(sources))
+        return _timed(self._restore, drop_restore_text(sources), "-w")
 
     def teardown(self) -> None:
         if self.backend == "legacy":
-            self._restore(EMPTY_TABLES)
+            self._restore(EMPTY_TABLES, "-w")
         else:
             self.topo.exec(self.topo.node, "nft", "flush", "ruleset")
         super().teardown()
@@ -142,94 +158,129 @@ class NftablesMode(Mode):
 
 
 class BpftablesMode(Mode):
-    """bpftables on the node's tc hooks (``xdp``: the drop firewall in raw PREROUTING, which
-    bpftables runs at XDP; without it the same rules go to mangle PREROUTING, run at tc).
+    """bpftables through its drop-in commands: ``bpftables-multi iptables-restore`` /
+    ``iptables`` in the node namespace, answered by the namespace's agent (started by the first
+    command, stopped and forgotten by ``bpftables agent stop --forget`` in teardown).
 
-    Until the drop-in commands (``bpftables-multi iptables-restore`` through the namespace's
-    agent) are on main, the rule set is driven in-process by bench/bpftables_worker.py, one
-    process per load; the figures are labelled "in-process". Moving to the commands changes
-    only ``_request``."""
+    ``xdp``: the drop firewall in raw PREROUTING, which the datapath runs at XDP where the kernel
+    lets XDP programs use bpf_xdp_adjust_meta (bpf.loader.xdp_metadata_supported); without
+    ``xdp`` the same rules go to mangle PREROUTING, run at tc."""
 
     def __init__(self, topo: BenchTopology, xdp: bool = False) -> None:
         super().__init__(topo)
         self.xdp = xdp
-        self.name = "bpftables-xdp" if xdp else "bpftables"
-        self.label = f"{self.name} (in-process)"
-        self.worker: subprocess.Popen[str] | None = None
+        self.name = self.label = "bpftables-xdp" if xdp else "bpftables"
+        self.running = False
 
-    def _start(self) -> subprocess.Popen[str]:
-        if self.worker is None:
-            interfaces = f"n0={NODE_CLIENT_SIDE},n1={NODE_BACKEND_SIDE}"
-            self.worker = subprocess.Popen(
-                [sys.executable, "-m", "bench.bpftables_worker", "--netns", self.topo.node,
-                 "--interfaces", interfaces], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                text=True, cwd=REPO)
-            self._answer(self.worker, 120)
-        return self.worker
+    def _launcher(self, name: str, module: str) -> str:
+        """``name`` in the topology's folder, running this checkout's ``module``: the venv's
+        own launchers are rewritten whenever someone reinstalls it (setup.sh, pip)."""
+        launcher = self.topo.workdir / name
+        if not launcher.exists():
+            # -S for the multi-call command, as setup.sh writes it: it starts fast
+            flags = " -S" if module == "shim.multi" else ""
+            launcher.write_text(f"#!{sys.executable}{flags}\nimport sys\n"
+                                f"sys.path.insert(0, {str(REPO)!r})\n"
+                                f"from {module} import main\nsys.exit(main())\n")
+            launcher.chmod(0o755)
+        return str(launcher)
 
-    @staticmethod
-    def _answer(worker: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-        assert worker.stdout is not None
-        ready, _, _ = select.select([worker.stdout], [], [], timeout)
-        line = worker.stdout.readline() if ready else ""
-        if not line:
-            raise RuntimeError(f"bpftables worker gave no answer within {timeout} s")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"bpftables worker: {answer['error']}")
-        return answer
+    def _command(self, name: str, *argv: str, stdin: str | None = None,
+                 timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        executable = self._launcher(name, "shim.multi" if name == MULTI else "shim.cli")
+        # this checkout's shim/ runs, in the command and in the agent it starts (python -m
+        # shim.agent: its sys.path starts at the working directory, then PYTHONPATH)
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        return subprocess.run(["ip", "netns", "exec", self.topo.node, executable, *argv],
+                              input=stdin, capture_output=True, text=True, timeout=timeout,
+                              check=True, cwd=REPO,
+                              env={**self.topo.environment(), "PYTHONPATH": path})
 
-    def _request(self, **request: Any) -> dict[str, Any]:
-        worker = self._start()
-        assert worker.stdin is not None
-        worker.stdin.write(json.dumps(request) + "\n")
-        worker.stdin.flush()
-        return self._answer(worker, WORKER_TIMEOUT)
+    def _multi(self, *argv: str, stdin: str | None = None) -> None:
+        self._command(MULTI, *argv, stdin=stdin, timeout=RESTORE_TIMEOUT)
 
-    def _timed_request(self, **request: Any) -> float:
-        self._start()  # the agent is up before the clock starts, as a running agent is
-        start = time.perf_counter()
-        self._request(**request)
-        return time.perf_counter() - start
+    def _start(self) -> None:
+        """The agent up (and its bpffs mounted from here, the host's mount namespace: an
+        agent inside ``ip netns exec`` cannot) before a clock starts, as a running agent is."""
+        if not self.running:
+            ensure_bpffs()
+            self._multi("iptables-save", "-t", "filter")
+            self.running = True
+
+    def _restore(self, text: str) -> float:
+        # as kube-proxy calls it, full sync and partial sync alike
+        self._start()
+        return _timed(self._multi, "iptables-restore", *KUBE_PROXY_RESTORE_FLAGS, stdin=text)
 
     def load_full(self, shape: ClusterShape) -> float:
-        return self._timed_request(op="restore", text=restore_text(shape, jumps=True),
-                                   noflush=False)
+        return self._restore(restore_text(shape, jumps=True))
 
     def add_one(self, shape: ClusterShape) -> float:
-        text = partial_sync_text(shape, {service_name(shape.services - 1)})
-        return self._timed_request(op="restore", text=text, noflush=True)
+        return self._restore(partial_sync_text(shape, {service_name(shape.services - 1)}))
 
     def single_cmd(self, n: int) -> float:
-        return self._timed_request(op="append", table="filter", chain="INPUT",
-                                   argv=["-s", single_rule_address(n), "-p", "tcp", "--dport",
-                                         "9", "-j", "DROP"])
+        self._start()
+        return _timed(self._multi, "iptables", *single_rule_argv(n))
 
     def load_drop(self, sources: list[str]) -> float:
-        text = drop_restore_text(sources, "raw" if self.xdp else "mangle")
-        return self._timed_request(op="restore", text=text, noflush=False)
+        return self._restore(drop_restore_text(sources, "raw" if self.xdp else "mangle"))
+
+    def status(self) -> dict[str, Any]:
+        done = self._command(CLI, "status", "--json")
+        return dict(json.loads(done.stdout))
 
     def memory(self) -> dict[str, Any]:
-        return self._request(op="stats")
+        """The agent's RSS (from its pid) and what the kernel charges for each of its pinned
+        maps (fdinfo memlock)."""
+        status = self.status()
+        maps: dict[str, int] = {}
+        datapath = status.get("datapath") or {}
+        if datapath.get("pin_dir"):
+            maps = pinned_map_memory(Path(datapath["pin_dir"]))
+        return {"rss_bytes": process_rss(int(status["pid"])), "map_bytes": sum(maps.values()),
+                "maps": maps}
 
     def teardown(self) -> None:
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            try:
-                if worker.poll() is None:
-                    assert worker.stdin is not None
-                    worker.stdin.write(json.dumps({"op": "close"}) + "\n")
-                    worker.stdin.flush()
-                    self._answer(worker, 60)
-                worker.wait(timeout=30)
-            except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
-                log.warning("bpftables worker did not close cleanly: %s", error)
-                worker.kill()
-                worker.wait(timeout=30)
+        if self.running:
+            self.running = False
+            self._command(CLI, "agent", "stop", "--forget")
         super().teardown()
 
     def close(self) -> None:
         self.teardown()
+
+
+def process_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def pinned_map_memory(pin_dir: Path) -> dict[str, int]:
+    """Each map pinned under ``pin_dir`` (by its name): the bytes the kernel charges for it."""
+    found: dict[str, int] = {}
+    for path in sorted(p for p in pin_dir.rglob("*") if p.is_file()):
+        try:
+            pinned = PinnedMap.open(path)
+        except (OSError, ValueError):
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in Path(
+                f"/proc/self/fdinfo/{pinned.fd}").read_text().splitlines() if ":" in line)
+            if "map_type" in fields:  # bpf_obj_get opens pinned programs too
+                found[pinned.name or path.name] = int(fields["memlock"])
+        finally:
+            os.close(pinned.fd)
+    return found
+
+
+def xdp_unsupported_reason() -> str | None:
+    """Why bpftables-xdp cannot run here (None when it can)."""
+    if xdp_metadata_supported():
+        return None
+    return ("not supported by this kernel (XDP programs may not call bpf_xdp_adjust_meta: "
+            "raw PREROUTING stays in tc)")
 
 
 SERVICE_MODES = ("none", "iptables-legacy", "iptables-nft", "nftables", "bpftables")

@@ -14,7 +14,8 @@ drift is shared. Scenarios and the results' keys:
 - iperf_gbps.<mode>: iperf3 TCP throughput through a service.
 - drop_pps.<mode>.<N>: N source-prefix DROP rules, a flood from the last one; packets per
   second the node took in (delivered_pps says how many still reached the backend).
-- memory.<N>: the bpftables process's RSS and its BPF maps' memory (fdinfo memlock).
+- memory.<N>: the bpftables agent's RSS (its pid from `bpftables status --json`) and its pinned
+  BPF maps' memory (fdinfo memlock).
 
 Each figure is {min, median, max} over the repeats. Writes bench/results/latest.json,
 latest.md and PNG plots there.
@@ -38,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.kube_gen import ClusterShape, cluster_address
-from bench.modes import DROP_MODES, SERVICE_MODES, Mode, grown, make_mode
+from bench.modes import (
+    DROP_MODES,
+    SERVICE_MODES,
+    Mode,
+    grown,
+    make_mode,
+    xdp_unsupported_reason,
+)
 from bench.topology import (
     BACKEND,
     CLUSTER_BASE,
@@ -55,9 +63,12 @@ log = logging.getLogger("bench.side_by_side")
 
 FULL = {"services": "100,1000,10000,30000,50000", "http": "1,100,5000",
         "drop": "100,1000,10000,30000,50000", "iperf": 100, "seconds": 3.0, "repeat": 5,
-        "testrun_runs": 3000}
-QUICK = {"services": "100,1000,10000", "http": "1,100,5000", "drop": "100,1000,10000",
-         "iperf": 100, "seconds": 1.0, "repeat": 3, "testrun_runs": 500}
+        "big_repeat": 3, "testrun_runs": 3000}
+# under 10 minutes on an idle machine: one round at 10,000 (a full nftables load alone takes
+# a minute there), HTTP up to 1,000 services
+QUICK = {"services": "100,1000,10000", "http": "1,100,1000", "drop": "100,1000,10000",
+         "iperf": 100, "seconds": 1.0, "repeat": 3, "big_repeat": 1, "testrun_runs": 500}
+BIG_N = 10_000  # from here on a round (a full load per mode) costs minutes: big_repeat rounds
 SCENARIOS = ("new_flow", "update", "testrun", "http", "iperf", "drop", "memory")
 MAX_PPS = 5_000_000  # the sender's packet bound: seconds * MAX_PPS
 RESULTS = Path(__file__).with_name("results")
@@ -197,6 +208,10 @@ class Run:
         if value is not None:
             self.samples.setdefault(tuple(str(k) for k in key), []).append(value)
 
+    def rounds(self, count: int) -> int:
+        """How many rounds of full loads and floods at ``count`` services."""
+        return min(self.args.repeat, self.args.big_repeat) if count >= BIG_N else self.args.repeat
+
     def order(self, names: tuple[str, ...], round_number: int) -> list[Mode]:
         """The modes of ``names`` this run has, rotated each round (no mode always first)."""
         present = [self.modes[name] for name in names if name in self.modes]
@@ -207,7 +222,7 @@ class Run:
         seconds = self.args.seconds
         for count in counts:
             shape = service_shape(count, "udp")
-            for round_number in range(self.args.repeat):
+            for round_number in range(self.rounds(count)):
                 for mode in self.order(SERVICE_MODES, round_number):
                     log.info("new flows: %s, %d services, round %d", mode.name, count,
                              round_number + 1)
@@ -265,6 +280,10 @@ class Run:
             sources = drop_sources(count)
             flood_source = sources[-1].split("/")[0]
             for mode in self.order(DROP_MODES, count):
+                reason = self.unsupported(mode)
+                if reason is not None:
+                    log.info("drop: %s %s", mode.name, reason)
+                    continue
                 log.info("drop: %s, %d rules", mode.name, count)
                 with self.attempt(mode, f"drop, {count} rules"):
                     mode.load_drop(sources)
@@ -273,6 +292,13 @@ class Run:
                                       1, 8080)
                         self.add("drop_pps", mode.name, count, found["node_pps"])
                         self.add("drop_delivered_pps", mode.name, count, found["received_pps"])
+
+    def unsupported(self, mode: Mode) -> str | None:
+        """Why ``mode`` cannot run on this machine (recorded in the results), or None."""
+        reason = xdp_unsupported_reason() if mode.name == "bpftables-xdp" else None
+        if reason is not None:
+            self.results.setdefault("not_supported", {})[mode.name] = reason
+        return reason
 
     def close(self) -> None:
         for mode in self.modes.values():
@@ -320,9 +346,11 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Side by side ({results['started']})", "",
              f"Machine: {results['machine']}", "",
              f"Command: `{results['command']}`; {results['repeat']} repeats of "
-             f"{results['seconds']} s each; medians (min/max in latest.json). "
-             "bpftables figures are in-process (the rule set driven through the Python API "
-             "by a worker process, not through the drop-in commands).", ""]
+             f"{results['seconds']} s each ({results.get('big_repeat', results['repeat'])} "
+             f"from {BIG_N:,} services on); medians (min/max in latest.json). "
+             "Each mode through its own tool; bpftables through its drop-in commands "
+             "(bpftables-multi iptables-restore / iptables, answered by the node's agent). "
+             f"{results.get('note', '')}".strip(), ""]
     modes = results["modes"]
 
     def table(title: str, key: str, counts: list[str], sub: str | None, scale: float = 1.0,
@@ -375,6 +403,9 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{m['map_bytes_per_service']:,.0f} |" for count, m in results["memory"].items()]
         lines.append("")
     lines += ["## Goals (issue 7)", "", *[f"- {line}" for line in goals(results)], ""]
+    if results.get("not_supported"):
+        lines += ["## Not run", "", *[f"- {name}: {reason}" for name, reason
+                                      in results["not_supported"].items()], ""]
     if results.get("errors"):
         lines += ["## Errors", "", *[f"- {line}" for line in results["errors"]], ""]
     return "\n".join(lines)
@@ -502,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iperf-services", type=int)
     parser.add_argument("--seconds", type=float, help="traffic per measurement")
     parser.add_argument("--repeat", type=int)
+    parser.add_argument("--big-repeat", type=int,
+                        help=f"rounds of new flows and updates from {BIG_N:,} services on")
     parser.add_argument("--testrun-runs", type=int)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", default=str(RESULTS / "latest"),
@@ -522,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     drop_counts = [int(n) for n in (args.drop_rules or defaults["drop"]).split(",")]
     args.seconds = args.seconds or defaults["seconds"]
     args.repeat = args.repeat or defaults["repeat"]
+    args.big_repeat = args.big_repeat or defaults["big_repeat"]
     iperf_count = args.iperf_services or defaults["iperf"]
     runs = args.testrun_runs or defaults["testrun_runs"]
     args.scenarios = args.scenarios.split(",")
@@ -553,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_line(), "started": started, "command": command.strip(),
         "modes": [m for m in modes if m != "bpftables-xdp"], "services": services,
         "http_services": http_counts, "drop_rules": drop_counts, "seconds": args.seconds,
-        "repeat": args.repeat, "bpftables_driver": "in-process",
+        "repeat": args.repeat, "big_repeat": min(args.repeat, args.big_repeat),
+        "bpftables_driver": "drop-in commands (bpftables-multi)",
         "wall_s": time.monotonic() - run_start,
         "note": "measured on a machine shared with other work; figures drift",
     })

@@ -39,9 +39,10 @@ SENDER_SOURCE = Path(__file__).with_name("sender.c")
 
 
 def run(*argv: str, timeout: float = COMMAND_TIMEOUT, stdin: str | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+        check: bool = True, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-                          check=check)
+                          check=check, env=env)
 
 
 def compile_sender(folder: Path) -> Path:
@@ -108,10 +109,16 @@ class BenchTopology:
     def sysctl(self, netns: str, *settings: str) -> None:
         run("ip", "netns", "exec", netns, "sysctl", "-qw", *settings)
 
+    def environment(self) -> dict[str, str]:
+        """What the node's commands run with: a lock file of their own. /run/xtables.lock is
+        the machine's, and other work on a shared machine may hold it for seconds; iptables
+        (legacy) and bpftables both honour XTABLES_LOCKFILE."""
+        return {**os.environ, "XTABLES_LOCKFILE": str(self.workdir / "xtables.lock")}
+
     def exec(self, netns: str, *argv: str, timeout: float = COMMAND_TIMEOUT,
              stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run("ip", "netns", "exec", netns, *argv, timeout=timeout, stdin=stdin,
-                   check=check)
+                   check=check, env=self.environment())
 
     def spawn(self, netns: str, *argv: str) -> subprocess.Popen[str]:
         """A background process in ``netns`` (stop it with :func:`stop`)."""

@@ -170,6 +170,7 @@ class Agent:
         self.served = 0
         self.last_error: str | None = None
         self.stopping = threading.Event()
+        self.listener: socket.socket | None = None  # main() hands it over; stop() closes it
         self.datapath_off_reason: str | None = None
         if self.datapath is not None:
             self.datapath.apply(self.ruleset)
@@ -372,6 +373,9 @@ class Agent:
         }
 
     def stop(self, forget: bool) -> None:
+        # first: once the stop is answered, the next command must find no agent here and
+        # start a new one, not reach this one on its way out
+        self.stop_listening()
         with self.state_lock:
             if forget:
                 if self.datapath is not None:
@@ -382,6 +386,16 @@ class Agent:
             else:
                 self.store.flush(self.ruleset)
             self.stopping.set()
+
+
+    def stop_listening(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
+            listener.close()
 
 
 def _may_open(path: str, uid: int, gid: int) -> bool:
@@ -475,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             datapath = NamespaceDatapath(datapath_limits(os.environ))
     agent = Agent(folder, datapath)
+    agent.listener = listener
     agent.datapath_off_reason = off_reason if datapath is None else None
     log.info("agent %d serving in %s (datapath %s)", os.getpid(), folder,
              "on" if datapath is not None else "off")
@@ -497,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                 conn, _ = listener.accept()
             except OSError as error:  # out of descriptors: wait, never stop serving
                 handlers.release()
+                if agent.listener is None:  # stopped
+                    return
                 log.warning("accept failed: %s", error)
                 time.sleep(0.1)
                 continue

@@ -63,6 +63,19 @@ def test_rules_survive_a_killed_agent(commands: BpftablesCommands) -> None:
     assert commands.agent_pids() != first
 
 
+def test_a_command_right_after_agent_stop_gets_a_new_agent(commands: BpftablesCommands) -> None:
+    """``bpftables agent stop`` returns once the agent has stopped listening: the next command
+    starts a new agent instead of reaching the old one on its way out (seen as "the bpftables
+    agent did not answer: Connection reset by peer" by the side-by-side benchmark)."""
+    for round_number in range(5):
+        assert commands.iptables("-A", "INPUT", "-s", f"198.18.0.{round_number + 1}",
+                                 "-j", "DROP").code == 0
+        commands.cli("agent", "stop", "--forget")
+        listed = commands.iptables("-S", "INPUT")
+        assert (listed.code, listed.err) == (0, ""), round_number
+        assert listed.out == "-P INPUT ACCEPT\n"  # forgotten: a new, empty agent
+
+
 def test_non_root_gets_iptables_permission_error(commands: BpftablesCommands) -> None:
     oracle = LegacyIptables(commands.netns)
     assert commands.iptables("-S").code == 0  # the agent runs: it must refuse by itself
