@@ -18,16 +18,12 @@ class Outcome:
     err: str
 
 
-@dataclass(frozen=True)
-class LegacyIptables:
-    """iptables-legacy commands run inside the network namespace ``netns``."""
-
-    netns: str
+class IptablesCalls:
+    """iptables, iptables-restore and iptables-save as calls (by their legacy names) over
+    ``run``: real iptables-legacy here, bpftables' drop-in commands in tests/netns/agents.py."""
 
     def run(self, argv: list[str], stdin: str | None = None) -> Outcome:
-        done = subprocess.run(["ip", "netns", "exec", self.netns, *argv], input=stdin,
-                              capture_output=True, text=True, timeout=60)
-        return Outcome(done.returncode, done.stdout, done.stderr)
+        raise NotImplementedError
 
     def iptables(self, *args: str) -> Outcome:
         return self.run(["iptables-legacy", *args])
@@ -43,6 +39,18 @@ class LegacyIptables:
             argv.append("-c")
         out = self.run(argv).out
         return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class LegacyIptables(IptablesCalls):
+    """iptables-legacy commands run inside the network namespace ``netns``."""
+
+    netns: str
+
+    def run(self, argv: list[str], stdin: str | None = None) -> Outcome:
+        done = subprocess.run(["ip", "netns", "exec", self.netns, *argv], input=stdin,
+                              capture_output=True, text=True, timeout=60)
+        return Outcome(done.returncode, done.stdout, done.stderr)
 
     def packet_counters(self) -> Counter:
         """Every rule's and built-in policy's packet count that is not zero, by

@@ -24,6 +24,7 @@ from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
+from iptparse.grammar.tokens import c_digits_value
 
 IPSET_MAXNAMELEN = 32  # NUL included
 IPSET_DIM_MAX = 6
@@ -43,13 +44,7 @@ def parse_counter(text: str) -> int:
     match = _C_ULL.fullmatch(text) if "-" not in text else None
     value = None
     if match is not None:
-        digits = match.group(1)
-        if digits[:2] in ("0x", "0X"):
-            value = int(digits, 16)
-        elif digits.startswith("0"):
-            value = int(digits, 8)
-        else:
-            value = int(digits)
+        value = c_digits_value(match.group(1))
     if value is None or value > COUNTER_MAX:
         raise ParameterProblem(f"Cannot parse {text} as a counter value")
     return value

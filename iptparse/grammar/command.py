@@ -21,6 +21,7 @@ from iptparse.errors import IptablesError, ParameterProblem
 from iptparse.extensions import find_match, find_target
 from iptparse.extensions.base import Extension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import (
+    c_digits_value,
     check_interface,
     parse_host_mask,
     parse_protocol,
@@ -718,12 +719,7 @@ def scan_int(text: str) -> int | None:
     if found is None:
         return None
     sign, digits = found.groups()
-    if digits[:2] in ("0x", "0X"):
-        value = int(digits, 16)
-    elif digits.startswith("0"):
-        value = int(digits, 8)
-    else:
-        value = int(digits)
+    value = c_digits_value(digits)
     value = -value if sign == "-" else value
     # an int: wraps like glibc's conversion to 32 bits
     value &= 0xFFFFFFFF

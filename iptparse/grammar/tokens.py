@@ -28,6 +28,16 @@ C_NUMBER = pp.Regex(r"[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 _C_NUMBER_RE = C_NUMBER.re  # hot path: the element's compiled pattern, no parse overhead
 
 
+def c_digits_value(digits: str) -> int:
+    """The value of C number digits as strtoul/sscanf read them with base 0: "0x..." is hex,
+    a leading "0" octal, anything else decimal."""
+    if digits[1:2] in ("x", "X"):
+        return int(digits, 16)
+    if digits[0] == "0":
+        return int(digits, 8)
+    return int(digits)
+
+
 def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
     """A number at ``pos`` as xtables' strtoul wrapper reads it: (value, end index) or None.
 
@@ -39,12 +49,7 @@ def c_strtoul(text: str, pos: int = 0) -> tuple[int, int] | None:
     digits = found.group(1)
     if len(digits.lstrip("0xX")) > 22:  # overflows in any base; spares int() huge input
         return None
-    if digits[1:2] in ("x", "X"):
-        value = int(digits, 16)
-    elif digits[0] == "0":
-        value = int(digits, 8)
-    else:
-        value = int(digits)
+    value = c_digits_value(digits)
     if value > ULONG_MAX:
         return None
     return value, found.end()

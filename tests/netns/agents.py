@@ -19,7 +19,7 @@ from pathlib import Path
 from pyroute2.netns import create_socket
 
 from bpf.bpffs import ensure_bpffs
-from tests.oracle import Outcome
+from tests.oracle import IptablesCalls, Outcome
 
 BIN = Path(sys.executable).parent
 MULTI = str(BIN / "bpftables-multi")
@@ -47,7 +47,7 @@ def checkout_multi(folder: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class BpftablesCommands:
+class BpftablesCommands(IptablesCalls):
     """bpftables-multi's commands inside ``netns`` (its agent started by the first)."""
 
     netns: str
@@ -59,21 +59,6 @@ class BpftablesCommands:
                               input=stdin, capture_output=True, text=True, timeout=timeout,
                               env=_environment(self.env))
         return Outcome(done.returncode, done.stdout, done.stderr)
-
-    def iptables(self, *args: str) -> Outcome:
-        return self.run(["iptables", *args])
-
-    def restore(self, text: str, *flags: str) -> Outcome:
-        return self.run(["iptables-restore", *flags], stdin=text)
-
-    def save(self, table: str | None = None, counters: bool = False) -> str:
-        argv = ["iptables-save"]
-        if table:
-            argv += ["-t", table]
-        if counters:
-            argv.append("-c")
-        out = self.run(argv).out
-        return "".join(line + "\n" for line in out.splitlines() if not line.startswith("#"))
 
     def cli(self, *args: str, check: bool = True) -> Outcome:
         done = subprocess.run(["ip", "netns", "exec", self.netns, CLI, *args],
