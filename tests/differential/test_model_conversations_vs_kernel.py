@@ -195,6 +195,13 @@ REGRESSIONS = [
     # REJECT never answers an ICMP error
     (_EMPTY + "-A FORWARD -p icmp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
      [Step("client", IPPROTO_TCP, 40000, False, 80, False), Step("error")]),
+    # CONNMARK on an untracked packet has no entry: its mark is left as it is
+    ("*raw\n-A PREROUTING -p udp --dport 53 -j NOTRACK\nCOMMIT\n*mangle\n"
+     "-A PREROUTING -p udp -j MARK --set-xmark 0x1/0xff\n"
+     "-A PREROUTING -j CONNMARK --restore-mark\n"
+     "-A PREROUTING -m mark --mark 0x1/0xff -j CONNMARK --save-mark\nCOMMIT\n*nat\n"
+     ":SVC - [0:0]\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:CHECK - [0:0]\nCOMMIT\n",
+     [Step("client", IPPROTO_UDP, 40000, False, 53, False)]),
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -117,6 +118,9 @@ def test_import_then_export_keeps_rules_counters_and_connections(
         second.client.close()
 
         assert json.loads(commands.cli("export").out)["stopped"]
+        deadline = time.monotonic() + 10  # it answers, then exits
+        while commands.agent_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert commands.agent_pids() == []
         # and the kernel enforces them again
         assert _tables(_rules(kernel.save())) == _tables(_rules(before))

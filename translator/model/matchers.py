@@ -81,6 +81,8 @@ def mark(options: Any, packet: Packet, ctx: Context) -> bool:
 
 
 def connmark(options: Any, packet: Packet, ctx: Context) -> bool:
+    if not ctx.conn.has_conntrack:  # the kernel's connmark_mt: no entry, no match (! or not)
+        return False
     return ((ctx.conn.mark & options.mask) == options.mark) != options.invert
 
 

@@ -33,6 +33,12 @@ class ConnectionView:
     reply: bool = False
     untracked: bool = False  # set by NOTRACK / CT --notrack in raw
 
+    @property
+    def has_conntrack(self) -> bool:
+        """Whether the kernel would find a conntrack entry (nf_ct_get not NULL): not for an
+        untracked packet nor for an INVALID one."""
+        return not self.untracked and self.state not in ("UNTRACKED", "INVALID")
+
 
 @dataclass(slots=True)
 class Context:

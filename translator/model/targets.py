@@ -38,6 +38,8 @@ def _shift(value: int, options: Any) -> int:
 
 def connmark(options: Any, packet: Packet, ctx: Context) -> TargetOutcome:
     conn = ctx.conn
+    if not conn.has_conntrack:  # no entry to set, save to or restore from: nothing happens
+        return continue_with(packet)
     if options.mode == MODE_SET:
         conn.mark = (conn.mark & ~options.ctmask & UINT32_MAX) ^ options.ctmark
     elif options.mode == MODE_SAVE:
