@@ -287,13 +287,14 @@ class Enforcer:
                 else:
                     target.delete(key)  # type: ignore[attr-defined]
 
-    def counters(self) -> dict[tuple[str, str, int | None], tuple[int, int]]:
+    def counters(self, chains: set[tuple[str, str]] | None = None
+                 ) -> dict[tuple[str, str, int | None], tuple[int, int]]:
         """(packets, bytes) per rule (table, chain, rule number) and per built-in chain's
-        policy (rule number None), summed over the CPUs: what -L -v and -c show."""
+        policy (rule number None), summed over the CPUs: what -L -v and -c show. Of the rules
+        of ``chains`` only, when given (one table's listing reads that table's slots)."""
         table = self.datapath.maps["ctr"]
         found: dict[tuple[str, str, int | None], tuple[int, int]] = {}
-        owners: list[tuple[tuple[str, str, int | None], int]] = self._owners()
-        for owner, slot in owners:
+        for owner, slot in self._owners(chains):
             per_cpu = table.lookup(bytes(structs.u32(slot))) or []
             values = [structs.rule_ctr.from_buffer_copy(raw) for raw in per_cpu]
             found[owner] = (sum(v.packets for v in values), sum(v.bytes for v in values))

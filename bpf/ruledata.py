@@ -326,14 +326,16 @@ class DataWriter:
         moved to another family: a service's chain whose endpoints changed in number)."""
         old = self.layout
         self.layout = plan_layout
+        if plan_layout is old:
+            return
+        # where a jump to a chain goes: its program's first tail call slot and its member id;
+        # the slots are per program (a few), the (program, member) pairs compared as they are
+        old_first = [program.slots[0] for program in old.programs]
+        new_first = [program.slots[0] for program in plan_layout.programs]
+        before = old.program_of
         self._moved |= {chain for chain, place in plan_layout.program_of.items()
-                        if chain in old.program_of and self._place(old, chain)
-                        != self._place(plan_layout, chain)}
-
-    @staticmethod
-    def _place(plan_layout: Layout, chain: tuple[str, str]) -> tuple[int, int]:
-        """Where a jump to ``chain`` goes: its program's first tail call slot, its member."""
-        return (plan_layout.program(*chain).slots[0], plan_layout.program_of[chain][1])
+                        if (was := before.get(chain)) is not None
+                        and (was != place or old_first[was[0] - 1] != new_first[place[0] - 1])}
 
     def _retarget(self) -> list[MapOp]:
         """New values for the rules that jump to a chain that moved (their slots stay): the

@@ -149,9 +149,10 @@ class ReplayHost:
         pass
 
 
-def replay_record(ruleset: Ruleset, record: dict[str, Any]) -> Ruleset:
+def replay_record(ruleset: Ruleset, record: dict[str, Any],
+                  restorer: Restorer | None = None) -> Ruleset:
     effect = run(record["program"], record["argv"], record.get("stdin", ""),
-                 ReplayHost(ruleset, record.get("cwd", "/")))
+                 ReplayHost(ruleset, record.get("cwd", "/"), restorer))
     if effect.outcome.exit_code != 0 and effect.ruleset is None:
         log.warning("replaying %s %s failed: %s", record["program"], record["argv"],
                     effect.outcome.stderr.strip())
@@ -164,7 +165,9 @@ class Agent:
         self.state_lock = threading.RLock()
         self.restorer = Restorer()  # its line cache makes kube-proxy's next restore cheap
         self.store = StateStore(folder)
-        self.ruleset = self.store.load(replay_record)
+        # the journal's restores share the agent's line cache: kube-proxy's syncs repeat lines
+        self.ruleset = self.store.load(
+            lambda ruleset, record: replay_record(ruleset, record, self.restorer))
         self.datapath = datapath  # shim.namespace.NamespaceDatapath, or None
         self.started = time.time()
         self.served = 0

@@ -20,7 +20,7 @@ from bpf.bpffs import current_netns_cookie, ensure_bpffs, pin_dir_for, remove_tr
 from bpf.enforcer import Connection, Enforcer, Interface, ipv4_of
 from bpf.ruledata import Environment
 from iptparse.extensions.nat import DnatOptions, NatRange
-from iptparse.model import Counters, Ruleset, Table
+from iptparse.model import Chain, Counters, Ruleset, Table
 from translator.compile import Compiler
 from translator.shape import ShapeAnalyzer
 
@@ -32,15 +32,17 @@ CounterOwner = tuple[str, str, int | None]
 IPPROTO_UDP = 17
 
 
+def dnat_ranges(chains: Iterable[Chain]) -> frozenset[NatRange]:
+    """The address/port ranges the DNAT rules of ``chains`` translate to."""
+    return frozenset(rule.target.options.to for chain in chains for rule in chain.rules
+                     if rule.target is not None and rule.target.name == "DNAT"
+                     and isinstance(rule.target.options, DnatOptions))
+
+
 def dnat_destinations(ruleset: Ruleset) -> frozenset[NatRange]:
     """The address/port ranges the nat table's DNAT rules translate to."""
     table = ruleset.tables.get("nat")
-    if table is None:
-        return frozenset()
-    return frozenset(rule.target.options.to for chain in table.chains.values()
-                     for rule in chain.rules
-                     if rule.target is not None and rule.target.name == "DNAT"
-                     and isinstance(rule.target.options, DnatOptions))
+    return dnat_ranges(table.chains.values()) if table is not None else frozenset()
 
 
 def _covers(destination: NatRange, address: int, port: int) -> bool:
@@ -64,9 +66,7 @@ def stale_dnat(old: Ruleset, new: Ruleset) -> Callable[[Connection], bool] | Non
     new_chains = new_nat.chains if new_nat is not None else {}
     replaced = [chain for name, chain in old_nat.chains.items()
                 if new_chains.get(name) is not chain]
-    candidates = {rule.target.options.to for chain in replaced for rule in chain.rules
-                  if rule.target is not None and rule.target.name == "DNAT"
-                  and isinstance(rule.target.options, DnatOptions)}
+    candidates = dnat_ranges(replaced)
     if not candidates:
         return None
     after = dnat_destinations(new)
@@ -189,16 +189,16 @@ class NamespaceDatapath:
 
     # --- counters --------------------------------------------------------------------------
 
-    def counters(self) -> dict[CounterOwner, tuple[int, int]]:
-        return self.enforcer.counters() if self.enforcer.datapath is not None else {}
-
     def zero_counters(self, owners: Iterable[CounterOwner] | None = None) -> None:
         if self.enforcer.datapath is not None:
             self.enforcer.zero_counters(owners)
 
     def counted(self, table: Table) -> Table:
         """``table`` with each rule's and policy's counters plus what the datapath counted."""
-        live = {key: value for key, value in self.counters().items()
+        if self.enforcer.datapath is None:
+            return table
+        counted = self.enforcer.counters({(table.name, name) for name in table.chains})
+        live = {key: value for key, value in counted.items()
                 if key[0] == table.name and value != (0, 0)}
         if not live:
             return table
