@@ -123,13 +123,15 @@ class TableDraft:
         The per-rule checks of :meth:`_check_jump` and :meth:`_count` are inlined: a restore
         appends every rule of a table through here.
         """
-        listed = self.rules(chain)
+        listed = self._rules.get(chain)
+        if listed is None:
+            listed = self.rules(chain)
         chains = self._chains
         for rule in rules:
             target = rule.target
             if target is not None and (target.goto or target.name not in STANDARD_TARGETS):
                 jumped = chains.get(target.name)
-                if jumped is not None and jumped.builtin:
+                if jumped is not None and jumped.policy is not None:  # a built-in chain
                     raise TableError(INVALID)
                 if self._refs is not None:
                     self._refs[target.name] += 1

@@ -7,10 +7,45 @@ match and do, not by how often they were hit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
+
+_Value = TypeVar("_Value")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def frozen_value(cls: type[_Value]) -> type[_Value]:
+    """``@dataclass(frozen=True, slots=True)`` with a faster ``__init__``.
+
+    The generated ``__init__`` of a frozen dataclass stores each field through
+    ``object.__setattr__``; this one calls each slot's own descriptor, about half the cost. A
+    restore of 10,000 services builds 170,000 rules and as many matches and targets, so this is
+    a tenth of a second. Same signature, defaults and behaviour otherwise (still frozen).
+    """
+    value_class: Any = dataclass(frozen=True, slots=True)(cls)
+    names = [item.name for item in fields(value_class)]
+    if not names:
+        return value_class
+    env: dict[str, Any] = {"MISSING": MISSING}
+    parameters = []
+    for item in fields(value_class):
+        assert item.init and item.default_factory is MISSING, "not needed so far"
+        env[f"set_{item.name}"] = getattr(value_class, item.name).__set__
+        if item.default is MISSING:
+            parameters.append(item.name)
+        else:
+            env[f"default_{item.name}"] = item.default
+            parameters.append(f"{item.name}=default_{item.name}")
+    assert not hasattr(value_class, "__post_init__"), "not needed so far"
+    source_code = (f"def __init__(self, {', '.join(parameters)}):\n"
+                   + "".join(f"    set_{name}(self, {name})\n" for name in names))
+    exec(compile(source_code, f"<{cls.__name__}.__init__>", "exec"), env)  # noqa: S102
+    init: Callable[..., None] = env["__init__"]
+    init.__qualname__ = f"{cls.__name__}.__init__"
+    value_class.__init__ = init
+    return value_class
 
 # Built-in chains per table, in the order iptables-save prints them.
 TABLE_BUILTINS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -33,7 +68,7 @@ def _dotted(value: int) -> str:
     return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class IPv4Prefix:
     """An address with a netmask, stored as integers; ``addr`` is already masked.
 
@@ -68,7 +103,7 @@ class IPv4Prefix:
         return f"{self.address_text}/{self.mask_text}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class Counters:
     packets: int = 0
     bytes: int = 0
@@ -80,7 +115,7 @@ class Counters:
 ZERO_COUNTERS = Counters()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class Match:
     """A ``-m NAME`` match; ``options`` is the extension's own frozen options value."""
 
@@ -88,7 +123,7 @@ class Match:
     options: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class Target:
     """What a rule does: a standard verdict, a target extension, or a user chain.
 
@@ -104,7 +139,7 @@ class Target:
         return self.name in STANDARD_TARGETS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class Rule:
     """One rule; ``None`` means "not given". ``fragment``: True for ``-f``, False for ``! -f``."""
 
@@ -127,7 +162,7 @@ class Rule:
         return replace(self, counters=counters)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class Chain:
     """A chain; ``policy`` is None for user chains. ``counters`` are the policy counters."""
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from iptparse.errors import KernelRejection
 from iptparse.extensions import find_match, find_target
 from iptparse.extensions.base import CheckContext, Extension
-from iptparse.model import STANDARD_TARGETS, Table
+from iptparse.model import STANDARD_TARGETS, Rule, Table
 
 LOOP = "Too many levels of symbolic links"
 
@@ -58,25 +58,31 @@ def validate_table(table: Table) -> None:
     # refuse anything (comment, statistic, a jump to a chain): most rules then cost no call.
     match_checks = _Checkers(find_match)
     target_checks = _Checkers(find_target)
-    for chain in table.chains.values():
+    # An extension whose check ignores its options (tcp, DNAT: table, hooks and protocol
+    # only) gives one answer for every rule reached from the same hooks with the same protocol.
+    passed: set[tuple[Extension, frozenset[str], int | None, bool]] = set()
+    chains = table.chains
+    for chain in chains.values():
         reached_from = hooks[chain.name]
         for rule in chain.rules:
-            ctx = None
             for match in rule.matches:
                 ext = match_checks[match.name]
-                if ext is not None:
-                    if ctx is None:
-                        ctx = CheckContext(table.name, reached_from, rule.protocol,
-                                           rule.protocol_invert)
-                    ext.check(match.options, ctx)
+                if ext is not None and (ext, reached_from, rule.protocol,
+                                        rule.protocol_invert) not in passed:
+                    _check(ext, match.options, table.name, reached_from, rule, passed)
             target = rule.target
-            if target is not None and not target.goto:
+            if target is not None and not target.goto and target.name not in chains:
                 ext = target_checks[target.name]
-                if ext is not None:
-                    if ctx is None:
-                        ctx = CheckContext(table.name, reached_from, rule.protocol,
-                                           rule.protocol_invert)
-                    ext.check(target.options, ctx)
+                if ext is not None and (ext, reached_from, rule.protocol,
+                                        rule.protocol_invert) not in passed:
+                    _check(ext, target.options, table.name, reached_from, rule, passed)
+
+
+def _check(ext: Extension, options: object, table: str, reached_from: frozenset[str],
+           rule: Rule, passed: set[tuple[Extension, frozenset[str], int | None, bool]]) -> None:
+    ext.check(options, CheckContext(table, reached_from, rule.protocol, rule.protocol_invert))
+    if type(ext).check_entry is Extension.check_entry:  # the options played no part
+        passed.add((ext, reached_from, rule.protocol, rule.protocol_invert))
 
 
 class _Checkers(dict[str, Extension | None]):

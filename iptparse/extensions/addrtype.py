@@ -13,12 +13,12 @@ Behaviour read off iptables-legacy 1.8.9 (the oracle):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.base import CheckContext, MatchExtension, Opt, OptionCall, RuleInProgress
+from iptparse.model import frozen_value
 
 # Kernel order (RTN_UNSPEC = bit 0 ... RTN_XRESOLVE = bit 11).
 ADDRESS_TYPES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
@@ -66,7 +66,7 @@ def format_address_types(bits: int) -> str:
     return ",".join(name for index, name in enumerate(ADDRESS_TYPES) if bits & (1 << index))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class AddrtypeOptions:
     """The kernel's xt_addrtype_info_v1; a type set of 0 means the address is not checked."""
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress, save_string
+from iptparse.model import frozen_value
 
 COMMENT_MAX = 256  # XT_MAX_COMMENT_LEN, NUL included
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class CommentOptions:
     comment: str
 
@@ -28,6 +28,11 @@ class CommentMatch(MatchExtension):
 
     def build(self, state: dict[str, Any], rule: RuleInProgress) -> CommentOptions:
         return CommentOptions(state["comment"][0])
+
+    def parse_one(self, opt: Opt, value: str, rule: RuleInProgress) -> CommentOptions | None:
+        if value.isascii() and len(value) < COMMENT_MAX:
+            return CommentOptions(value)
+        return None
 
     def save(self, options: CommentOptions) -> str:
         return " --comment" + save_string(options.comment)

@@ -15,7 +15,6 @@ Behaviour read off iptables-legacy 1.8.9 (the oracle):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
@@ -37,11 +36,12 @@ from iptparse.extensions.mark import (
     xmark_operation,
     xmark_pair,
 )
+from iptparse.model import frozen_value
 
 # --- -m connmark --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class ConnmarkMatchOptions:
     mark: int
     mask: int = UINT32_MAX
@@ -93,7 +93,7 @@ _EXCLUDES = {
 _WORKING = "__connmark__"  # state key of the structure the options are applied to, in order
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class ConnmarkTargetOptions:
     """The kernel's xt_connmark_tginfo2."""
 

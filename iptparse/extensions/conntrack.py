@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +30,7 @@ from iptparse.grammar.tokens import (
     parse_protocol,
     resolve_address,
 )
+from iptparse.model import frozen_value
 
 # Conntrack state bits in the order iptables prints them.
 CTSTATE_NAMES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
@@ -228,7 +228,7 @@ def range_text(value: tuple[int, int]) -> str:
 # --- conntrack ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class ConntrackOptions:
     """Each field is None when not given; ``*_invert`` is the ``!`` before that option."""
 
@@ -363,7 +363,7 @@ class ConntrackMatch(MatchExtension):
 # --- state ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class StateOptions:
     states: int
     invert: bool = False

@@ -10,13 +10,13 @@ inverted). Every behaviour here was read off iptables-legacy 1.8.9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_strtoul
+from iptparse.model import frozen_value
 
 IPPROTO_ICMP = 1
 ANY_TYPE = 0xFF
@@ -133,7 +133,7 @@ def parse_icmp_type(text: str) -> tuple[int, int, int]:
     return type_low, code_low, code_high
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class IcmpOptions:
     """struct ipt_icmp: type, code range, inversion."""
 

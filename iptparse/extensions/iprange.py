@@ -11,13 +11,13 @@ match``, given through ``call.warn``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import format_ipv4, numeric_ipv4
+from iptparse.model import frozen_value
 
 
 @lru_cache(maxsize=1024)
@@ -34,7 +34,7 @@ def parse_ip_range(text: str, option: str) -> tuple[int, int]:
     return low, high
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class AddressRange:
     low: int
     high: int
@@ -44,7 +44,7 @@ class AddressRange:
         return f"{format_ipv4(self.low)}-{format_ipv4(self.high)}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class IprangeOptions:
     source: AddressRange | None = None
     destination: AddressRange | None = None

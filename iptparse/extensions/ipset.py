@@ -18,13 +18,13 @@ Behaviour read off iptables-legacy 1.8.9 with ipset sets created in a test names
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_digits_value
+from iptparse.model import frozen_value
 
 IPSET_MAXNAMELEN = 32  # NUL included
 IPSET_DIM_MAX = 6
@@ -66,7 +66,7 @@ def parse_directions(text: str) -> tuple[str, ...]:
     return tuple(directions)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class CounterTest:
     """One ``--packets-OP N`` / ``--bytes-OP N`` comparison."""
 
@@ -75,7 +75,7 @@ class CounterTest:
     invert: bool = False  # only for "eq"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class SetOptions:
     set_name: str
     directions: tuple[str, ...]

@@ -5,13 +5,13 @@ Behaviour and messages were read off iptables-legacy 1.8.9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_strtoul
+from iptparse.model import frozen_value
 
 LENGTH_MAX = 0xFFFF
 
@@ -49,7 +49,7 @@ def parse_uint_range(text: str, ext: str, option: str, high: int) -> tuple[int, 
     return values[0], values[-1]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class LengthOptions:
     low: int
     high: int

@@ -16,13 +16,13 @@ Facts read off iptables-legacy 1.8.9 on this machine's kernel:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.base import CheckContext, MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_uint
+from iptparse.model import frozen_value
 
 SCALE = 10000  # XT_LIMIT_SCALE: the gap is kept in 1/10000 s
 UINT32_MASK = 0xFFFFFFFF
@@ -96,7 +96,7 @@ def _user_to_credits(user: int) -> int:
     return (user * _CREDIT_FACTOR) // SCALE
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class LimitOptions:
     avg: int = DEFAULT_AVG
     burst: int = DEFAULT_BURST

@@ -13,7 +13,6 @@ Behaviour read off iptables-legacy 1.8.9 (see tests/unit/test_ext_log.py):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +25,7 @@ from iptparse.extensions.base import (
     save_string,
 )
 from iptparse.grammar.tokens import c_uint
+from iptparse.model import frozen_value
 
 PREFIX_MAX_BYTES = 29  # the kernel's prefix[30] with its NUL
 DEFAULT_LEVEL = 4
@@ -63,7 +63,7 @@ def truncate_prefix(text: str) -> str:
     return data[:PREFIX_MAX_BYTES].decode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class LogOptions:
     level: int = DEFAULT_LEVEL
     prefix: str = ""

@@ -14,7 +14,6 @@ Behaviour read off iptables-legacy 1.8.9 (the oracle):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +26,7 @@ from iptparse.extensions.base import (
     TargetExtension,
 )
 from iptparse.grammar.tokens import c_strtoul_rest, c_uint
+from iptparse.model import frozen_value
 
 UINT32_MAX = 0xFFFFFFFF
 
@@ -149,7 +149,7 @@ def xmark_pair(option: str, value: Any) -> tuple[int, int]:
 # --- -m mark ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class MarkMatchOptions:
     mark: int
     mask: int = UINT32_MAX
@@ -183,7 +183,7 @@ MARK_OPERATIONS = ("set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark")
 _MARK_EXCLUDES = {name: frozenset(MARK_OPERATIONS) for name in MARK_OPERATIONS}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class MarkTargetOptions:
     """The kernel's xt_mark_tginfo2: the new mark is ``(old & ~mask) ^ mark``."""
 

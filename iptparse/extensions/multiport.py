@@ -9,7 +9,6 @@ service names. Behaviour and messages were read off iptables-legacy 1.8.9.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +21,7 @@ from iptparse.extensions.base import (
     RuleInProgress,
 )
 from iptparse.grammar.tokens import c_uint, port_service_name
+from iptparse.model import frozen_value
 
 MULTI_PORTS = 15  # XT_MULTI_PORTS: slots in the kernel structure
 PORT_MAX = 0xFFFF
@@ -75,7 +75,7 @@ def parse_port_list(text: str, proto: str) -> tuple[PortItem, ...]:
     return tuple(items)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class MultiportOptions:
     direction: str  # SOURCE, DESTINATION or BOTH
     ports: tuple[PortItem, ...]

@@ -18,13 +18,13 @@ Behaviour read off iptables-legacy 1.8.9 (see tests/unit/test_ext_nat.py):
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import Opt, OptionCall, RuleInProgress, TargetExtension
 from iptparse.grammar.tokens import c_strtoul, format_ipv4, parse_port_value
+from iptparse.model import frozen_value
 
 # Protocols whose rules may carry a port (icmp's "port" is its id).
 PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 1})
@@ -32,7 +32,7 @@ NEED_PORT_PROTOCOL = "Need TCP, UDP, SCTP or DCCP with port specification"
 
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class NatRange:
     """One ``nf_nat_range``: addresses (None: none given), ports (None: none), shift base."""
 
@@ -133,7 +133,6 @@ def _address(text: str) -> int:
         raise ParameterProblem(f'Bad IP address "{text}"') from None
 
 
-@lru_cache(maxsize=8192)
 def parse_nat_spec(text: str, ports_allowed: bool) -> NatRange:
     """``[IP[-IP]][:PORTS]`` of ``--to-destination`` / ``--to-source``."""
     address_text, colon, port_text = text.partition(":")
@@ -192,7 +191,7 @@ def _ports_words(ports: NatRange | None, label: str) -> str:
     return "" if ports is None else label + ports.ports_text()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class DnatOptions:
     to: NatRange
     random: bool = False
@@ -212,6 +211,11 @@ class DnatTarget(_NatTarget):
         return DnatOptions(state["to-destination"][0], _flag(state, "random"),
                            _flag(state, "persistent"))
 
+    def parse_one(self, opt: Opt, value: str, rule: RuleInProgress) -> DnatOptions | None:
+        if opt.name != "to-destination":
+            return None
+        return DnatOptions(parse_nat_spec(value, _ports_allowed(rule)))
+
     def save(self, options: DnatOptions) -> str:
         return " --to-destination " + options.to.text() + self._flag_words(options, "--")
 
@@ -219,7 +223,7 @@ class DnatTarget(_NatTarget):
         return " to:" + options.to.text() + self._flag_words(options, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class SnatOptions:
     to: NatRange
     random: bool = False
@@ -249,7 +253,7 @@ class SnatTarget(_NatTarget):
         return " to:" + options.to.text() + self._flag_words(options, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class MasqueradeOptions:
     ports: NatRange | None = None
     random: bool = False
@@ -286,7 +290,7 @@ class MasqueradeTarget(_NatTarget):
         return _ports_words(options.ports, " masq ports: ") + self._flag_words(options, "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class RedirectOptions:
     ports: NatRange | None = None
     random: bool = False

@@ -11,16 +11,16 @@ nfacct objects when it parses, so it accepts any name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress, save_string
+from iptparse.model import frozen_value
 
 NFACCT_NAME_MAX = 32  # NUL included
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class NfacctOptions:
     name: str
 

@@ -18,7 +18,6 @@ Behaviour read off iptables-legacy 1.8.9 (see tests/unit/test_ext_notrack.py):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +31,7 @@ from iptparse.extensions.base import (
     TargetExtension,
 )
 from iptparse.grammar.tokens import c_uint
+from iptparse.model import frozen_value
 
 HELPER_MAX_BYTES = 15
 TIMEOUT_MAX_BYTES = 4
@@ -52,7 +52,7 @@ KERNEL_HELPERS = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class NotrackOptions:
     """NOTRACK takes no options."""
 
@@ -102,7 +102,7 @@ def parse_zone(text: str) -> int | None:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class CtOptions:
     notrack: bool = False
     helper: str = ""

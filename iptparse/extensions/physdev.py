@@ -11,15 +11,15 @@ are accepted by today's kernel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.base import CheckContext, MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import check_interface
+from iptparse.model import frozen_value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class PhysdevOptions:
     physdev_in: str | None = None
     physdev_in_invert: bool = False

@@ -6,11 +6,11 @@ messages were read off iptables-legacy 1.8.9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
+from iptparse.model import frozen_value
 
 # Linux PACKET_* numbers, as the kernel compares skb->pkt_type.
 PACKET_TYPES = {"unicast": 0, "broadcast": 1, "multicast": 2, "otherhost": 3}
@@ -18,7 +18,7 @@ _PARSE_NAMES = {**PACKET_TYPES, "host": 0}
 _PRINT_NAMES = {number: name for name, number in PACKET_TYPES.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class PkttypeOptions:
     packet_type: int
     invert: bool = False

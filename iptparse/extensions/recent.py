@@ -10,12 +10,12 @@ or any name with a "/".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import KernelRejection, ParameterProblem
 from iptparse.extensions.base import CheckContext, MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_uint, format_ipv4, resolve_address
+from iptparse.model import frozen_value
 
 UINT32_MAX = 0xFFFFFFFF
 NAME_MAX = 200  # XT_RECENT_NAME_LEN, NUL included
@@ -36,7 +36,7 @@ _COMBINATIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class RecentOptions:
     command: str  # one of COMMANDS
     invert: bool = False

@@ -9,7 +9,6 @@ FORWARD and OUTPUT, and tcp-reset only on ``-p tcp`` not inverted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +20,7 @@ from iptparse.extensions.base import (
     RuleInProgress,
     TargetExtension,
 )
+from iptparse.model import frozen_value
 
 # (name, alias) in the kernel's ipt_reject_with order, which is also the order of the search.
 REJECT_TYPES: tuple[tuple[str, str], ...] = (
@@ -47,7 +47,7 @@ def parse_reject_type(text: str) -> str:
     raise ParameterProblem(f'unknown reject type "{text}"')
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class RejectOptions:
     reject_with: str = DEFAULT_TYPE
 

@@ -18,13 +18,13 @@ Behaviour read off iptables-legacy 1.8.9:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import parse_port_range, port_service_name
+from iptparse.model import frozen_value
 
 IPPROTO_SCTP = 132
 
@@ -46,7 +46,7 @@ _PRINTED_FLAGS = {0: "IUBE", 6: "T", 14: "T"}
 _MATCH_TYPES = ("any", "all", "only")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class ChunkFlags:
     """Flag requirements on one chunk type; bit i stands for the chunk's i-th flag letter."""
 
@@ -55,7 +55,7 @@ class ChunkFlags:
     value: int  # of those, the ones that must be set
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class ChunkTypes:
     match_type: str  # "any", "all" or "only"
     types: tuple[int, ...]  # ascending; empty with all_types False is NONE
@@ -64,7 +64,7 @@ class ChunkTypes:
     invert: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class SctpOptions:
     sport: tuple[int, int] | None = None
     sport_invert: bool = False

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_uint
+from iptparse.model import frozen_value
 
 UINT32_MAX = 0xFFFFFFFF
 PROBABILITY_SCALE = 0x80000000  # the kernel compares against 2**31 random bits
@@ -70,7 +70,7 @@ def probability_text(stored: int) -> str:
     return f"{stored / PROBABILITY_SCALE:.11f}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class StatisticOptions:
     mode: str  # "random" or "nth"
     invert: bool = False

@@ -9,13 +9,13 @@ match only on ``-p tcp`` (not inverted). Every behaviour here was read off iptab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_uint, parse_port_range, port_service_name
+from iptparse.model import frozen_value
 
 IPPROTO_TCP = 6
 FULL_PORT_RANGE = (0, 0xFFFF)
@@ -78,7 +78,7 @@ def tcp_flag_names(bits: int) -> str:
     return ",".join(names) if names else "NONE"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class TcpOptions:
     """struct xt_tcp: port ranges, the TCP option wanted (0: none), flags mask and value."""
 

@@ -7,13 +7,13 @@ Behaviour and messages were read off iptables-legacy 1.8.9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_strtoul
+from iptparse.model import frozen_value
 
 TOS_MAX = 0xFF
 SYMBOLIC_MASK = 0x3F
@@ -49,7 +49,7 @@ def parse_tos(text: str) -> tuple[int, int]:
     return value, SYMBOLIC_MASK
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class TosOptions:
     value: int
     mask: int

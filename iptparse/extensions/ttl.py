@@ -7,12 +7,12 @@ were read off iptables-legacy 1.8.9.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.tokens import c_uint
+from iptparse.model import frozen_value
 
 TTL_MAX = 0xFF
 
@@ -22,7 +22,7 @@ _LISTING = {"ttl-eq": ("==", "!="), "ttl-lt": ("<", "<"), "ttl-gt": (">", ">")}
 _EXCLUSIVE = (("ttl-lt", "ttl-eq"), ("ttl-lt", "ttl-gt"), ("ttl-gt", "ttl-eq"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class TtlOptions:
     option: str  # "ttl-eq", "ttl-lt" or "ttl-gt"
     value: int

@@ -11,13 +11,13 @@ read off iptables-legacy 1.8.9.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from iptparse.errors import ParameterProblem
 from iptparse.extensions.base import MatchExtension, Opt, OptionCall, RuleInProgress
 from iptparse.extensions.tcp import FULL_PORT_RANGE, list_ports, save_ports
+from iptparse.model import frozen_value
 
 IPPROTO_UDP = 17
 
@@ -58,7 +58,7 @@ def parse_udp_port_range(text: str, option: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_value
 class UdpOptions:
     """struct xt_udp: port ranges and their inversions."""
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 
 import pyparsing as pp
 
 from iptparse.edit import TableDraft, TableError
 from iptparse.errors import IptablesError, KernelRejection, ParameterProblem
 from iptparse.grammar.command import XT_EXTENSION_MAXNAMELEN, Command
-from iptparse.grammar.shapes import RuleShapes
+from iptparse.grammar.shapes import ParsedLine, RuleShapes
 from iptparse.memory import building_long_lived
 from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, Counters, Ruleset, Table
 from iptparse.validate import validate_table
@@ -54,32 +55,46 @@ _PLAIN_WORD = re.compile(r"[^ \t\n]+")
 OTHER_SPLIT_BLANKS = ("\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
                       "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _OTHER_SPLIT_BLANK = re.compile(f"[{OTHER_SPLIT_BLANKS}]")
+_ASCII_OTHER_SPLIT_BLANKS = [blank for blank in OTHER_SPLIT_BLANKS if blank.isascii()]
+
+
+def _without_other_split_blanks(text: str) -> bool:
+    """Whether ``text`` has none of OTHER_SPLIT_BLANKS (isascii is free, a regex over a
+    whole restore is not)."""
+    if text.isascii():
+        return not any(blank in text for blank in _ASCII_OTHER_SPLIT_BLANKS)
+    return _OTHER_SPLIT_BLANK.search(text) is None
+
+
 # A word with a double-quoted part: unquoted prefix + quoted text, ended by the closing quote.
 _QUOTED_OR_PLAIN = re.compile(r'([^ \t\n"]*)"([^"\\]*)"|([^ \t\n"]+)')
 
 
-def tokenize_rule_line(text: str, line: int) -> list[str]:
-    """Split a rule line into argv words as iptables-restore does (add_param_to_argv)."""
+def tokenize_rule_line(text: str, line: int, no_other_blanks: bool = False) -> list[str]:
+    """Split a rule line into argv words as iptables-restore does (add_param_to_argv).
+
+    ``no_other_blanks``: the caller knows the line has none of OTHER_SPLIT_BLANKS.
+    """
     # A printable line has no blank but spaces (and the tabs and newlines checked for here).
-    if text.rstrip("\n").isprintable() or _OTHER_SPLIT_BLANK.search(text) is None:
+    if (no_other_blanks or text.rstrip("\n").isprintable()
+            or _OTHER_SPLIT_BLANK.search(text) is None):
         split = str.split
     else:
         split = _PLAIN_WORD.findall
     if '"' not in text:
         return split(text)
-    if "\\" not in text and text.count('"') == 2:
-        opening = text.index('"')
-        closing = text.index('"', opening + 1)
-        if ((opening == 0 or text[opening - 1] in " \t\n")
-                and (closing + 1 == len(text) or text[closing + 1] in " \t\n")):
+    if "\\" not in text:
+        parts = text.split('"')
+        if (len(parts) == 3 and (not parts[0] or parts[0][-1] in " \t\n")
+                and (not parts[2] or parts[2][0] in " \t\n")):
             # one quoted word standing alone (a kube-proxy comment): split around it
-            words = split(text[:opening])
-            words.append(text[opening + 1:closing])
-            words += split(text[closing + 1:])
+            words = split(parts[0])
+            words.append(parts[1])
+            words += split(parts[2])
             return words
-    if "\\" not in text and text.count('"') % 2 == 0:
-        return [prefix + quoted if plain == "" else plain
-                for prefix, quoted, plain in _QUOTED_OR_PLAIN.findall(text)]
+        if len(parts) % 2 == 1:  # quotes in pairs
+            return [prefix + quoted if plain == "" else plain
+                    for prefix, quoted, plain in _QUOTED_OR_PLAIN.findall(text)]
     return tokenize_quoted_line(text)
 
 
@@ -120,18 +135,17 @@ def tokenize_quoted_line(text: str) -> list[str]:
 
 @dataclass
 class LineCache:
-    """Parsed rule lines by their text: a restore that repeats lines re-parses none of them."""
+    """Parsed rule lines by table and text: a restore that repeats lines re-parses none."""
 
-    entries: dict[tuple[str, str], Command] = field(default_factory=dict)  # (table, line)
-    limit: int = 1_000_000
+    tables: dict[str, dict[str, ParsedLine]] = field(default_factory=dict)
+    limit: int = 1_000_000  # lines per table
 
-    def get(self, key: tuple[str, str]) -> Command | None:
-        return self.entries.get(key)
-
-    def put(self, key: tuple[str, str], command: Command) -> None:
-        if len(self.entries) >= self.limit:
-            self.entries.clear()
-        self.entries[key] = command
+    def lines(self, table: str) -> dict[str, ParsedLine]:
+        """The table's lines (the restore loop reads and fills this dict directly)."""
+        lines = self.tables.get(table)
+        if lines is None or len(lines) >= self.limit:
+            lines = self.tables[table] = {}
+        return lines
 
 
 def _format_error(error: IptablesError, line: int) -> tuple[str, int]:
@@ -200,18 +214,30 @@ class Restorer:
         commits = [index for index, raw in enumerate(lines) if raw == "COMMIT\n"]
         block_start = 0
         block_prior: Table | None = None
-        index = 0
         line = 0
-        while index < len(lines):
-            raw = lines[index]
-            index += 1
-            line = index
+        parse_line = self.shapes.parse_line
+        cached: dict[str, ParsedLine] = {}
+        chain_exists = None
+        # Without quotes or the blanks only str.split() takes, a line's words are its split().
+        plain_text = _without_other_split_blanks(text)
+        numbered = enumerate(lines, 1)  # line N is lines[N - 1]; lines[N:] follow it
+        for line, raw in numbered:
             first = raw[:1]
-            if first == "\n" or first == "#" or raw == "":
-                continue
             try:
-                if first == "-" and table is not None:  # most lines: tested first
-                    self._rule_line(table, table_name, raw, line, options)
+                if first == "-" and table is not None:  # most lines: tested first, inlined
+                    parsed = cached.get(raw)
+                    if parsed is None or not _jumps_resolve(parsed, table):
+                        parsed = parse_line(
+                            raw.split() if plain_text and '"' not in raw
+                            else tokenize_rule_line(raw, line, plain_text), table_name,
+                            chain_exists)
+                        cached[raw] = parsed
+                    if type(parsed) is tuple:
+                        table.append(parsed[0], *parsed[1])
+                    else:
+                        apply_command(table, parsed)
+                elif first == "\n" or first == "#" or raw == "":
+                    continue
                 elif raw == "COMMIT\n" and table is not None:
                     if options.table is None or options.table == table_name:
                         table.commit_policies()
@@ -222,7 +248,7 @@ class Restorer:
                             raise RestoreError(_line_failed(line), 1, committed) from error
                         if block_prior is not None:
                             frozen = self._remember(table_name, block_prior,
-                                                    lines[block_start:index - 1], frozen, options)
+                                                    lines[block_start:line - 1], frozen, options)
                         if not options.test:
                             committed = committed.with_table(frozen)
                     table = None
@@ -238,24 +264,33 @@ class Restorer:
                             f"{PROGRAM}: unable to initialize table '{table_name}'"
                         )
                     prior = committed.table(table_name)
-                    block_start = index
+                    block_start = line
                     block_prior = prior if options.table is None else None
-                    end = bisect.bisect_left(commits, index)
+                    end = bisect.bisect_left(commits, line)
                     if block_prior is not None and end < len(commits):
-                        result = self._recall(table_name, prior, lines[index:commits[end]],
+                        result = self._recall(table_name, prior, lines[line:commits[end]],
                                               options)
                         if result is not None:
                             # the same lines on the same table: the same result, already checked
                             if not options.test:
                                 committed = committed.with_table(result)
-                            index = commits[end] + 1
+                            # skip to after its COMMIT (line commits[end] + 1)
+                            skipped = commits[end] + 1 - line
+                            next(islice(numbered, skipped, skipped), None)
                             continue
                     table = TableDraft(prior)
+                    chain_exists = table.__contains__
+                    cached = self.cache.lines(table_name)
                     if not options.noflush:
                         table.flush()
                         table.delete_chain()
                 elif first == ":" and table is not None:
-                    self._chain_line(table, raw, line, options)
+                    words = raw[1:].split()
+                    if (len(words) > 1 and words[1] == "-" and words[0] not in table
+                            and len(words[0]) < XT_EXTENSION_MAXNAMELEN):
+                        table.new_chain(words[0])  # a user chain (what _chain_line does)
+                    else:
+                        self._chain_line(table, raw, line, options)
                 elif table is not None:
                     self._rule_line(table, table_name, raw, line, options)
                 elif options.table is None:  # -T: whatever is outside that table is skipped
@@ -354,21 +389,24 @@ class Restorer:
                 counter_words = ["--set-counters", packets, nbytes]
             text = raw[end + 1:]
         if counter_words:  # counters are part of the rule: not cached
-            command = self.shapes.parse(counter_words + tokenize_rule_line(text, line),
-                                        table_name, table.__contains__)
+            parsed: ParsedLine = self.shapes.parse(counter_words + tokenize_rule_line(text, line),
+                                                   table_name, table.__contains__)
         else:
-            key = (table_name, text)
-            command = self.cache.get(key)
-            if command is None or not _jumps_resolve(command, table):
-                command = self.shapes.parse(tokenize_rule_line(text, line), table_name,
-                                            table.__contains__)
-                self.cache.put(key, command)
-        apply_command(table, command)
+            cached = self.cache.lines(table_name)
+            parsed = cached.get(text)
+            if parsed is None or not _jumps_resolve(parsed, table):
+                parsed = self.shapes.parse_line(tokenize_rule_line(text, line), table_name,
+                                                table.__contains__)
+                cached[text] = parsed
+        if type(parsed) is tuple:
+            table.append(parsed[0], *parsed[1])
+        else:
+            apply_command(table, parsed)
 
 
-def _jumps_resolve(command: Command, table: TableDraft) -> bool:
+def _jumps_resolve(parsed: ParsedLine, table: TableDraft) -> bool:
     """A cached parse holds only if every chain it jumps to still exists."""
-    for rule in command.rules:
+    for rule in parsed[1] if type(parsed) is tuple else parsed.rules:
         target = rule.target
         if target is not None and target.options is None and target.name not in STANDARD_TARGETS:
             if target.name not in table:

@@ -27,7 +27,10 @@ from iptparse.errors import IptablesError
 from iptparse.extensions import TARGETS, find_target
 from iptparse.extensions.base import Extension, Opt, OptionCall, RuleInProgress
 from iptparse.grammar.command import (
+    DESTINATION,
     RULE_FIELDS,
+    SOURCE,
+    XT_EXTENSION_MAXNAMELEN,
     Command,
     ParseTrace,
     check_target_name,
@@ -35,8 +38,13 @@ from iptparse.grammar.command import (
     parse_command,
     parse_command_traced,
 )
-from iptparse.grammar.tokens import check_interface
-from iptparse.model import STANDARD_TARGETS, Match, Target
+from iptparse.grammar.tokens import check_interface, parse_host_mask
+from iptparse.model import STANDARD_TARGETS, Match, Rule, Target
+
+# A learned shape's compiled replay: (hole values, chain_exists) -> (chain, rules).
+ReplayFunction = Callable[[tuple[str, ...], Callable[[str], bool]], tuple[str, tuple[Rule, ...]]]
+# What a restore line gives: a whole Command, or, for the usual ``-A`` line, (chain, rules).
+ParsedLine = Command | tuple[str, tuple[Rule, ...]]
 
 # Short options whose value is a plain value (chain, address, interface, target).
 _SHORT_VALUE_OPTIONS = frozenset({"-A", "-I", "-D", "-R", "-C", "-s", "-d", "-i", "-o"})
@@ -124,34 +132,57 @@ class _Pattern:
     never start with ``-``), so it reads the same, and so does the word after a hole.
     """
 
-    size: int
-    literal: Callable[[list[str]], tuple[str, ...]]
-    literal_words: tuple[str, ...]
-    holes: Callable[[list[str]], tuple[str, ...]]
-    jumps: tuple[int, ...]  # indexes into the hole values of jump targets
+    holes: Callable[[list[str]], tuple[str, ...]]  # the hole words of a line of this shape
+    values: Callable[[list[str]], tuple[str, ...] | None]  # them, or None: not this shape
     learned: _Shape | None
+    # For ``-A`` shapes: values, then learned.run, in one call; None: not this shape.
+    append: Callable[[list[str], Callable[[str], bool]], ParsedLine | None] | None
 
     @classmethod
     def of(cls, argv: list[str], learned: _Shape | None) -> _Pattern:
         holes, jumps = hole_positions(argv)
-        literal = _picker(tuple(index for index in range(len(argv)) if index not in holes))
-        return cls(len(argv), literal, literal(argv), _picker(holes),
-                   tuple(holes.index(index) for index in jumps), learned)
+        append = None
+        if learned is not None and learned.appends:
+            append = _compile_recogniser(argv, holes, jumps, learned)
+        return cls(_picker(holes), _compile_recogniser(argv, holes, jumps), learned, append)
 
-    def values(self, argv: list[str]) -> tuple[str, ...] | None:
-        """The hole values when ``argv`` has this shape, else None."""
-        if len(argv) != self.size or self.literal(argv) != self.literal_words:
-            return None
-        values = self.holes(argv)
-        if not _BUILTIN_CHAINS.isdisjoint(values):
-            return None
-        for value in values:
-            if not value or value[0] in "-!":
-                return None
-        for index in self.jumps:
-            if not _plain_chain_name(values[index]):
-                return None
-        return values
+
+_NOT_A_HOLE_START = frozenset({"", "-", "!"})  # a hole's first character (empty: no word)
+
+
+def _compile_recogniser(argv: list[str], holes: tuple[int, ...], jumps: tuple[int, ...],
+                        learned: _Shape | None = None) -> Any:
+    """``values(argv)`` of a pattern as straight-line code: the literal words compared in C
+    (itemgetter), then each hole's own check, unrolled; with ``learned``, ``append(argv,
+    chain_exists)``, which goes on with the shape's replay (:func:`_replay_code`)."""
+    literal_positions = tuple(index for index in range(len(argv)) if index not in holes)
+    env: dict[str, Any] = {"literal": _picker(literal_positions),
+                           "literal_words": _picker(literal_positions)(argv),
+                           "holes": _picker(holes), "builtin_chains": _BUILTIN_CHAINS,
+                           "not_a_hole_start": _NOT_A_HOLE_START,
+                           "standard_targets": STANDARD_TARGETS, "targets": TARGETS,
+                           "find_target": find_target}
+    body = [f"if len(argv) != {len(argv)} or literal(argv) != literal_words: return None",
+            "values = holes(argv)",
+            "if not builtin_chains.isdisjoint(values): return None"]
+    body += [f"if argv[{index}][:1] in not_a_hole_start: return None" for index in holes]
+    for index in jumps:  # _plain_chain_name, inlined
+        body += [f"word = argv[{index}]",
+                 "if word in standard_targets or (word in targets",
+                 "                                and find_target(word) is not None):",
+                 "    return None"]
+    if learned is None:
+        body.append("return values")
+        return _function("values", "argv", body, env)
+    replay_body, replay_env = _replay_code(learned)
+    return _function("append", "argv, chain_exists", body + replay_body, env | replay_env)
+
+
+def _function(name: str, parameters: str, body: list[str], env: dict[str, Any]) -> Any:
+    """A function of ``body`` lines, compiled once, reading ``env``'s names as its globals."""
+    source_code = f"def {name}({parameters}):\n" + "".join(f"    {line}\n" for line in body)
+    exec(compile(source_code, f"<bpftables shape {name}>", "exec"), env)  # noqa: S102
+    return env[name]
 
 
 class _Fallback(Exception):
@@ -184,23 +215,41 @@ class _Slot:
 
     ext: Extension
     events: tuple[_Event, ...]
-    key_of: Callable[[tuple[str, ...]], Any]  # the hole values this extension reads
     protocol: int | None  # the rule's -p at the end of argv (what finish() sees)
     protocol_invert: bool
     table: str
     ipsets: frozenset[str] | None
     is_target: bool
     built: dict[Any, Match | Target]
+    # The one option, its hole and the rule as it stands there, when that is all this
+    # extension reads (Extension.parse_one may then answer without the generic path).
+    one: tuple[Opt, int, RuleInProgress] | None = None
 
-    def build(self, values: tuple[str, ...]) -> Match | Target:
-        """The Match (or Target) this extension gives with these hole values."""
-        key = self.key_of(values)
-        found = self.built.get(key)
-        if found is None:
-            found = self._parse(values, key)
+    def __post_init__(self) -> None:
+        event = self.events[0] if len(self.events) == 1 else None
+        if (event is not None and event.hole is not None and not event.invert
+                and type(self.ext).parse_one is not Extension.parse_one):
+            rule = RuleInProgress(self.table, self.ipsets)
+            rule.protocol, rule.protocol_invert = event.protocol, event.protocol_invert
+            self.one = (event.opt, event.hole, rule)
+
+    def parse(self, values: tuple[str, ...], key: Any) -> Match | Target:
+        """The Match (or Target) this extension gives with these hole values, not built yet
+        (``key``: the values it reads, what ``built`` keeps it by; see _key_expression)."""
+        options = None
+        if self.one is not None:
+            opt, hole, at_option = self.one
+            options = self.ext.parse_one(opt, values[hole], at_option)
+        if options is None:
+            options = self._parse_generic(values)
+        if len(self.built) >= _CACHE_LIMIT:
+            self.built.clear()
+        found = Target(self.ext.name, options) if self.is_target else Match(self.ext.name, options)
+        self.built[key] = found
         return found
 
-    def _parse(self, values: tuple[str, ...], key: Any) -> Match | Target:
+    def _parse_generic(self, values: tuple[str, ...]) -> Any:
+        """The extension's options through its parse and finish, as the full parser runs them."""
         rule = RuleInProgress(self.table, self.ipsets)
         state: dict[str, Any] = {}
         warnings: list[str] = []
@@ -213,18 +262,7 @@ class _Slot:
         options = self.ext.finish(state, rule)
         if warnings:
             raise _Fallback
-        if len(self.built) >= _CACHE_LIMIT:
-            self.built.clear()
-        found = Target(self.ext.name, options) if self.is_target else Match(self.ext.name, options)
-        self.built[key] = found
-        return found
-
-
-def _key_picker(holes: tuple[int, ...]) -> Callable[[tuple[str, ...]], Any]:
-    """The value (one hole) or tuple of values (several) a slot's result depends on."""
-    if not holes:
-        return lambda values: ()
-    return itemgetter(*holes)
+        return options
 
 
 def _slot_signature(slot: _Slot) -> tuple[Any, ...]:
@@ -255,11 +293,15 @@ class _Shape:
     target_slot: _Slot | None
     jump_targets: dict[str, Target] = field(default_factory=dict)  # by the jump hole's value
     command_tail: tuple[Any, ...] = ()  # the command's fields after ``rules``, as they were
+    run: ReplayFunction = field(init=False)  # values, chain_exists -> (chain, rules)
+    appends: bool = field(init=False)  # the lines are ``-A CHAIN ...`` (a restore's usual line)
 
     def __post_init__(self) -> None:
         command = self.command
         self.command_tail = (command.argument, command.zero, command.verbose, command.numeric,
                              command.exact, command.line_numbers, command.wait, command.warnings)
+        self.run = _compile(self)
+        self.appends = command.action == "A"
 
 
 def _learn(argv: list[str], shape: tuple[str, ...], command: Command, trace: ParseTrace,
@@ -300,8 +342,7 @@ def _learn(argv: list[str], shape: tuple[str, ...], command: Command, trace: Par
         return None
     def slot(item: Any, is_target: bool) -> _Slot:
         events = tuple(by_loaded.get(id(item), ()))
-        holes = tuple(event.hole for event in events if event.hole is not None)
-        learned = _Slot(item.ext, events, _key_picker(holes), parser.rule.protocol,
+        learned = _Slot(item.ext, events, parser.rule.protocol,
                         parser.rule.protocol_invert, table, ipsets, is_target, {})
         learned.built = built.setdefault(_slot_signature(learned), {})
         return learned
@@ -336,20 +377,53 @@ class RuleShapes:
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[Any, ...], _Shape | None] = {}
-        self._buckets: dict[tuple[Any, ...], list[_Pattern]] = {}
+        # (table, restore, ipsets) -> (size, first word, third word) -> patterns
+        self._buckets: dict[tuple[Any, ...], dict[tuple[int, str, str], list[_Pattern]]] = {}
+        self._line_buckets: dict[str, dict[tuple[int, str, str], list[_Pattern]]] = {}  # restore
         self._built: dict[tuple[Any, ...], dict[Any, Match | Target]] = {}
 
     def parse(self, argv: list[str], table: str, chain_exists, restore: bool = True,
               ipsets: frozenset[str] | None = None) -> Command:
         """What :func:`parse_command` returns for ``argv``, through a learned shape if any."""
+        parsed = self._parse(argv, table, chain_exists, restore, ipsets, False)
+        assert isinstance(parsed, Command)
+        return parsed
+
+    def parse_line(self, argv: list[str], table: str, chain_exists) -> ParsedLine:
+        """A restore's rule line: what :meth:`parse` returns, except that a replayed ``-A``
+        line gives only (chain, rules), which is all a restore applies (no Command built)."""
+        buckets = self._line_buckets.get(table)
+        if buckets is not None:
+            size = len(argv)
+            bucket = buckets.get((size, argv[0] if size else "", argv[2] if size > 2 else ""))
+            for pattern in bucket or ():  # each a call (what _parse does, in one)
+                if pattern.append is None:
+                    break
+                try:
+                    parsed = pattern.append(argv, chain_exists)
+                except (_Fallback, IptablesError):
+                    return parse_command(argv, table, chain_exists, True, None)
+                if parsed is not None:
+                    if pattern is not bucket[0]:  # most recently met first
+                        bucket.remove(pattern)
+                        bucket.insert(0, pattern)
+                    return parsed
+        return self._parse(argv, table, chain_exists, True, None, True)
+
+    def _parse(self, argv: list[str], table: str, chain_exists, restore: bool,
+               ipsets: frozenset[str] | None, bare_appends: bool) -> ParsedLine:
         size = len(argv)
-        bucket_key = (table, restore, ipsets, size, argv[0] if size else "",
-                      argv[2] if size > 2 else "")
-        bucket = self._buckets.get(bucket_key)
+        buckets = self._buckets.get((table, restore, ipsets))
+        if buckets is None:
+            buckets = self._buckets[table, restore, ipsets] = {}
+            if restore and ipsets is None:
+                self._line_buckets[table] = buckets
+        bucket_key = (size, argv[0] if size else "", argv[2] if size > 2 else "")
+        bucket = buckets.get(bucket_key)
         if bucket is None:
-            if len(self._buckets) >= _CACHE_LIMIT:
-                self._buckets.clear()
-            bucket = self._buckets[bucket_key] = []
+            if len(buckets) >= _CACHE_LIMIT:
+                buckets.clear()
+            bucket = buckets[bucket_key] = []
         for pattern in bucket:
             values = pattern.values(argv)
             if values is not None:
@@ -365,9 +439,12 @@ class RuleShapes:
             if command is not None:
                 return command
             values = pattern.holes(argv)
-        if pattern.learned is not None:
+        shape = pattern.learned
+        if shape is not None:
             try:
-                return _replay(pattern.learned, values, chain_exists)
+                if bare_appends and shape.appends:
+                    return shape.run(values, chain_exists)
+                return _replay(shape, values, chain_exists)
             except (_Fallback, IptablesError):
                 pass
         return parse_command(argv, table, chain_exists, restore, ipsets)
@@ -390,38 +467,109 @@ class RuleShapes:
 
 
 def _replay(shape: _Shape, values: tuple[str, ...], chain_exists) -> Command:
-    rule_fields = shape.base.copy()
-    matches = []
-    for slot in shape.match_slots:  # Slot.build, inlined for the common case (already built)
-        found = slot.built.get(slot.key_of(values))
-        matches.append(found if found is not None else slot.build(values))
-    rule_fields[_MATCHES] = tuple(matches)
-    if shape.target_slot is not None:
-        rule_fields[_TARGET] = shape.target_slot.build(values)
-    elif shape.jump_hole is not None:
-        name = values[shape.jump_hole]
-        target = shape.jump_targets.get(name)
-        if target is None:
-            target = Target(check_target_name(name), None, shape.goto)
-            if len(shape.jump_targets) >= _CACHE_LIMIT:
-                shape.jump_targets.clear()
-            shape.jump_targets[name] = target
-        if not chain_exists(name):
-            raise _Fallback
-        rule_fields[_TARGET] = target
-    if shape.iface_holes:
-        warnings: list[str] = []
-        for field_index, hole in shape.iface_holes:
-            rule_fields[field_index] = check_interface(values[hole], warnings.append)
-        if warnings:
-            raise _Fallback
-    rules = expand_addresses(
-        rule_fields,
-        shape.source_text if shape.source_hole is None else values[shape.source_hole],
-        shape.destination_text if shape.destination_hole is None else values[
-            shape.destination_hole],
-    )
+    chain, rules = shape.run(values, chain_exists)
     command = shape.command
-    chain = command.chain if shape.chain_hole is None else values[shape.chain_hole]
     return Command(command.action, command.table, chain, command.rulenum, rules,
                    *shape.command_tail)
+
+
+def _new_jump(shape: _Shape, name: str) -> Target:
+    # a printable name has no C isspace() character: check_target_name's length check is
+    # then all that applies (it is a cache per name, and most names are met once)
+    if not (len(name) < XT_EXTENSION_MAXNAMELEN and name.isprintable()):
+        check_target_name(name)
+    target = Target(name, None, shape.goto)
+    if len(shape.jump_targets) >= _CACHE_LIMIT:
+        shape.jump_targets.clear()
+    shape.jump_targets[name] = target
+    return target
+
+
+def _key_expression(slot: _Slot) -> str:
+    """Python for the hole values a slot reads: one value bare, several a tuple, none ()."""
+    holes = [event.hole for event in slot.events if event.hole is not None]
+    if len(holes) == 1:
+        return f"values[{holes[0]}]"
+    return "(" + "".join(f"values[{hole}], " for hole in holes) + ")"
+
+
+def _address_expression(shape: _Shape, hole: int | None, text: str | None, field_index: int,
+                        ) -> tuple[str, bool]:
+    """(Python for the hole's or literal's address text, whether it needs reading per line).
+
+    A literal that reads as one prefix is already in ``base`` (the first line had it too)."""
+    if hole is not None:
+        return f"values[{hole}]", True
+    if text is None:
+        return "None", False
+    try:
+        prefixes = parse_host_mask(text)
+    except IptablesError:
+        prefixes = ()
+    return repr(text), not (len(prefixes) == 1 and prefixes[0] == shape.base[field_index])
+
+
+def _compile(shape: _Shape) -> ReplayFunction:
+    """The replay of one shape as straight-line code, written and compiled once per shape (as
+    dataclasses writes ``__init__``): a kube-proxy line then costs a few dict lookups and one
+    Rule, with no loop over the shape's parts. Anything it cannot vouch for raises _Fallback.
+    """
+    body, env = _replay_code(shape)
+    return _function("replay", "values, chain_exists", body, env)
+
+
+def _replay_code(shape: _Shape) -> tuple[list[str], dict[str, Any]]:
+    """The lines of :func:`_compile`'s function, from ``values`` and ``chain_exists``, and the
+    names they read."""
+    env: dict[str, Any] = {"shape": shape, "Rule": Rule, "_Fallback": _Fallback,
+                           "new_jump": _new_jump, "check_interface": check_interface,
+                           "parse_host_mask": parse_host_mask,
+                           "expand_addresses": expand_addresses}
+    # Rule's arguments: the first line's values (base0, base1, ...) unless a hole sets them.
+    arguments = [f"base{index}" for index in range(len(shape.base))]
+    env.update((f"base{index}", value) for index, value in enumerate(shape.base))
+    body = []
+    matches = []
+    for number, slot in enumerate(shape.match_slots):
+        env[f"slot{number}"], env[f"built{number}"] = slot, slot.built
+        key = _key_expression(slot)
+        body += [f"m{number} = built{number}.get({key})",
+                 f"if m{number} is None: m{number} = slot{number}.parse(values, {key})"]
+        matches.append(f"m{number}, ")
+    arguments[_MATCHES] = f"({''.join(matches)})"
+    if shape.target_slot is not None:
+        env["target_slot"], env["target_built"] = shape.target_slot, shape.target_slot.built
+        key = _key_expression(shape.target_slot)
+        body += [f"target = target_built.get({key})",
+                 f"if target is None: target = target_slot.parse(values, {key})"]
+        arguments[_TARGET] = "target"
+    elif shape.jump_hole is not None:
+        env["jump_targets"] = shape.jump_targets
+        body += [f"name = values[{shape.jump_hole}]",
+                 "target = jump_targets.get(name)",
+                 "if target is None: target = new_jump(shape, name)",
+                 "if not chain_exists(name): raise _Fallback"]
+        arguments[_TARGET] = "target"
+    if shape.iface_holes:
+        body.append("warnings = []")
+        for field_index, hole in shape.iface_holes:
+            body.append(f"iface{field_index} = check_interface(values[{hole}], warnings.append)")
+            arguments[field_index] = f"iface{field_index}"
+        body.append("if warnings: raise _Fallback")
+    source, source_varies = _address_expression(shape, shape.source_hole, shape.source_text,
+                                                 SOURCE)
+    destination, destination_varies = _address_expression(
+        shape, shape.destination_hole, shape.destination_text, DESTINATION)
+    chain = repr(shape.command.chain) if shape.chain_hole is None else (
+        f"values[{shape.chain_hole}]")
+    several = (f"return {chain}, expand_addresses([{', '.join(arguments)}], {source}, "
+               f"{destination})")
+    for varies, text, name, field_index in ((source_varies, source, "sources", SOURCE),
+                                            (destination_varies, destination, "destinations",
+                                             DESTINATION)):
+        if varies:  # one address is the rule's; several make a rule each (expand_addresses)
+            body += [f"{name} = parse_host_mask({text})",
+                     f"if len({name}) != 1: {several}"]
+            arguments[field_index] = f"{name}[0]"
+    body.append(f"return {chain}, (Rule({', '.join(arguments)}),)")
+    return body, env
