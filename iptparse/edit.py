@@ -10,6 +10,7 @@ Copy-on-write per chain keeps a one-rule change to a 200,000-rule table cheap. F
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -63,6 +64,12 @@ class TableDraft:
 
     def __contains__(self, name: object) -> bool:
         return name in self._chains
+
+    @property
+    def chain_exists(self) -> Callable[[object], bool]:
+        """``name in draft`` as a C function (the chains dict is changed in place only), for
+        parsers that ask it of every jump."""
+        return self._chains.__contains__
 
     def chain_names(self) -> list[str]:
         return list(self._chains)

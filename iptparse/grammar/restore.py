@@ -279,7 +279,7 @@ class Restorer:
                             next(islice(numbered, skipped, skipped), None)
                             continue
                     table = TableDraft(prior)
-                    chain_exists = table.__contains__
+                    chain_exists = table.chain_exists
                     cached = self.cache.lines(table_name)
                     if not options.noflush:
                         table.flush()
@@ -390,13 +390,13 @@ class Restorer:
             text = raw[end + 1:]
         if counter_words:  # counters are part of the rule: not cached
             parsed: ParsedLine = self.shapes.parse(counter_words + tokenize_rule_line(text, line),
-                                                   table_name, table.__contains__)
+                                                   table_name, table.chain_exists)
         else:
             cached = self.cache.lines(table_name)
             parsed = cached.get(text)
             if parsed is None or not _jumps_resolve(parsed, table):
                 parsed = self.shapes.parse_line(tokenize_rule_line(text, line), table_name,
-                                                table.__contains__)
+                                                table.chain_exists)
                 cached[text] = parsed
         if type(parsed) is tuple:
             table.append(parsed[0], *parsed[1])

@@ -509,6 +509,31 @@ def _address_expression(shape: _Shape, hole: int | None, text: str | None, field
     return repr(text), not (len(prefixes) == 1 and prefixes[0] == shape.base[field_index])
 
 
+def _slot_code(slot: _Slot, name: str, env: dict[str, Any]) -> list[str]:
+    """Lines setting ``name`` to the slot's Match (or Target) for the line's values: known
+    values from ``built``; new ones through Extension.parse_one when the slot has it (the usual
+    miss: a comment, a DNAT address), else _Slot.parse."""
+    env[f"{name}_slot"], env[f"{name}_built"] = slot, slot.built
+    key = _key_expression(slot)
+    lines = [f"{name} = {name}_built.get({key})"]
+    if slot.one is None:
+        return lines + [f"if {name} is None: {name} = {name}_slot.parse(values, {key})"]
+    opt, _, at_option = slot.one
+    env.update({f"{name}_parse_one": slot.ext.parse_one, f"{name}_opt": opt,
+                f"{name}_at": at_option, f"{name}_ext": slot.ext.name,
+                f"{name}_class": Target if slot.is_target else Match,
+                "cache_limit": _CACHE_LIMIT})
+    return lines + [
+        f"if {name} is None:",
+        f"    options = {name}_parse_one({name}_opt, {key}, {name}_at)",
+        "    if options is None:",
+        f"        {name} = {name}_slot.parse(values, {key})",
+        "    else:",
+        f"        if len({name}_built) >= cache_limit: {name}_built.clear()",
+        f"        {name} = {name}_built[{key}] = {name}_class({name}_ext, options)",
+    ]
+
+
 def _compile(shape: _Shape) -> ReplayFunction:
     """The replay of one shape as straight-line code, written and compiled once per shape (as
     dataclasses writes ``__init__``): a kube-proxy line then costs a few dict lookups and one
@@ -531,17 +556,11 @@ def _replay_code(shape: _Shape) -> tuple[list[str], dict[str, Any]]:
     body = []
     matches = []
     for number, slot in enumerate(shape.match_slots):
-        env[f"slot{number}"], env[f"built{number}"] = slot, slot.built
-        key = _key_expression(slot)
-        body += [f"m{number} = built{number}.get({key})",
-                 f"if m{number} is None: m{number} = slot{number}.parse(values, {key})"]
+        body += _slot_code(slot, f"m{number}", env)
         matches.append(f"m{number}, ")
     arguments[_MATCHES] = f"({''.join(matches)})"
     if shape.target_slot is not None:
-        env["target_slot"], env["target_built"] = shape.target_slot, shape.target_slot.built
-        key = _key_expression(shape.target_slot)
-        body += [f"target = target_built.get({key})",
-                 f"if target is None: target = target_slot.parse(values, {key})"]
+        body += _slot_code(shape.target_slot, "target", env)
         arguments[_TARGET] = "target"
     elif shape.jump_hole is not None:
         env["jump_targets"] = shape.jump_targets

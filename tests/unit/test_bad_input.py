@@ -131,11 +131,17 @@ def test_iptables_command_lines(argvs: list[list[str]], folder: Path, base: Rule
                                                        "POSTROUTING", "OUTPUT"]),
        table=st.sampled_from(["filter", "nat", "mangle", "raw"]),
        action=st.sampled_from(["-A", "-C", "-D", "-I"]))
+@example(words=["-m", "physdev", "!", "--physdev-in", "a comment"], chain="INPUT",
+         table="filter", action="-A")
 def test_extension_options(words: list[str], chain: str, table: str, action: str,
                            folder: Path, base: Ruleset) -> None:
     argv = ["-t", table, action, chain, *words]
     effect = check_iptables(argv, folder, base)
-    if effect.outcome.exit_code == 0 and effect.ruleset is not None:
+    # An interface name with a space is accepted with a warning and saved unquoted, so it does
+    # not reload: iptables-legacy 1.8.9 fails the same way ("Bad argument `comment'", checked
+    # with the oracle), so that round trip is not a property.
+    if (effect.outcome.exit_code == 0 and effect.ruleset is not None
+            and "weird character in interface" not in effect.outcome.stderr):
         # what was accepted prints and reloads to the same rules
         saved = run("iptables-save", ["-t", table], "", _host(folder, effect.ruleset))
         assert saved.outcome.exit_code == 0

@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import pickle
 import sys
+from dataclasses import MISSING, FrozenInstanceError, fields, replace
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,20 +24,22 @@ from hypothesis import strategies as st
 from bench.kube_gen import ClusterShape, restore_text
 from iptparse.errors import IptablesError, KernelRejection
 from iptparse.extensions import MATCHES, TARGETS, find_match, find_target
-from iptparse.extensions.base import Extension
-from iptparse.extensions.comment import COMMENT_MAX, CommentMatch
-from iptparse.grammar.command import parse_command
+from iptparse.extensions.base import Extension, OptionCall, RuleInProgress
+from iptparse.extensions.comment import COMMENT_MAX, CommentMatch, CommentOptions
+from iptparse.extensions.nat import NatRange
+from iptparse.grammar.command import Command, parse_command
 from iptparse.grammar.restore import (
     OTHER_SPLIT_BLANKS,
     RestoreError,
     RestoreOptions,
     Restorer,
+    _without_other_split_blanks,
     tokenize_quoted_line,
     tokenize_rule_line,
 )
 from iptparse.grammar.shapes import RuleShapes, _Pattern, shape_of
 from iptparse.grammar.tokens import c_uint, numeric_ipv4, parse_host_mask
-from iptparse.model import Ruleset
+from iptparse.model import Chain, Counters, IPv4Prefix, Match, Rule, Ruleset, Target
 
 pytestmark = pytest.mark.unit
 
@@ -44,6 +49,10 @@ pytestmark = pytest.mark.unit
 def test_tokenizer_shortcuts_match_the_character_loop(text: str) -> None:
     assert tokenize_rule_line(text + "\n", 1) == tokenize_quoted_line(text + "\n")
     assert tokenize_rule_line(text, 1) == tokenize_quoted_line(text)
+    if _without_other_split_blanks(text):  # what a restore checks once for its whole text
+        assert tokenize_rule_line(text, 1, True) == tokenize_quoted_line(text)
+        if '"' not in text:
+            assert text.split() == tokenize_quoted_line(text)
 
 
 def test_other_split_blanks_are_all_that_str_split_adds() -> None:
@@ -99,16 +108,86 @@ def test_shapes_replay_like_the_full_parser(lines: list[list[str]], table: str) 
     for argv in lines + lines[::-1]:
         full = _outcome(lambda a, t, c: parse_command(a, t, c, restore=True), argv, table)
         assert _outcome(shapes.parse, argv, table) == full, argv
+        # a restore's line: an -A replayed gives (chain, rules), all else the Command
+        line = _outcome(shapes.parse_line, argv, table)
+        if isinstance(line, tuple) and isinstance(full, Command):
+            assert full.action == "A" and line == (full.chain, full.rules), argv
+        else:
+            assert line == full, argv
 
 
 def test_kube_proxy_restore_through_shapes_equals_full_parse() -> None:
     text = restore_text(ClusterShape(300, 3))
     fast = Restorer().restore(text, Ruleset(), RestoreOptions())
     slow_restorer = Restorer()
-    slow_restorer.shapes.parse = (  # type: ignore[method-assign]
-        lambda argv, table, chain_exists, restore=True, ipsets=None:
-        parse_command(argv, table, chain_exists, restore, ipsets))
+    slow_restorer.shapes.parse_line = (  # type: ignore[method-assign]
+        lambda argv, table, chain_exists: parse_command(argv, table, chain_exists, True))
     assert fast == slow_restorer.restore(text, Ruleset(), RestoreOptions())
+
+
+def test_an_error_after_a_recalled_table_names_its_line() -> None:
+    """A table recalled whole is skipped line by line: later line numbers stay right."""
+    text = restore_text(ClusterShape(20, 2))
+    broken = text + "*mangle\n-A INPUT --bogus\nCOMMIT\n"
+    restorer = Restorer()
+    restorer.restore(text, Ruleset(), RestoreOptions())
+    for attempt in (restorer, Restorer()):
+        with pytest.raises(RestoreError) as caught:
+            attempt.restore(broken, Ruleset(), RestoreOptions())
+        assert f"line: {text.count(chr(10)) + 2}\n" in caught.value.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet="abc:/-.,0123456789 é\x00", max_size=300),
+       protocol=st.sampled_from([None, 1, 6, 17, 132]), protocol_invert=st.booleans())
+@example(value="10.1.1.1:8080", protocol=6, protocol_invert=False)
+@example(value="a" * 255, protocol=None, protocol_invert=False)
+def test_parse_one_gives_what_parse_and_finish_give(value: str, protocol: int | None,
+                                                    protocol_invert: bool) -> None:
+    """Extension.parse_one, where overridden, against the generic option path."""
+    for ext in [*(find_match(name) for name in MATCHES),
+                *(find_target(name) for name in TARGETS)]:
+        assert ext is not None
+        if type(ext).parse_one is Extension.parse_one:
+            continue
+        for opt in ext.options:
+            rule = RuleInProgress("nat")
+            rule.protocol, rule.protocol_invert = protocol, protocol_invert
+            try:
+                quick = ext.parse_one(opt, value, rule)
+            except IptablesError as error:
+                quick = (type(error), error.message)
+            if quick is None:
+                continue  # the generic path decides
+            state: dict[str, object] = {}
+            try:
+                ext.parse(state, OptionCall(opt, value, False, rule, lambda: None,
+                                            lambda: None))
+                generic: object = ext.finish(state, rule)
+            except IptablesError as error:
+                generic = (type(error), error.message)
+            assert quick == generic, (ext.name, opt.name, value)
+
+
+def test_frozen_values_construct_like_dataclasses() -> None:
+    """frozen_value's __init__: the dataclass's signature, defaults, immutability, equality."""
+    classes = [IPv4Prefix, Counters, Match, Target, Rule, Chain, CommentOptions, NatRange]
+    for cls in classes:
+        parameters = list(inspect.signature(cls).parameters.values())
+        assert [(item.name, item.default) for item in parameters] == [
+            (item.name, inspect.Parameter.empty if item.default is MISSING else item.default)
+            for item in fields(cls)], cls
+    rule = Rule(protocol=6, matches=(Match("comment", CommentOptions("c")),),
+                target=Target("KUBE-SEP-X"))
+    assert rule == Rule(6, False, None, False, None, False, None, False, None, False, None,
+                        (Match("comment", CommentOptions("c")),), Target("KUBE-SEP-X"))
+    assert hash(rule) == hash(replace(rule))
+    assert replace(rule, protocol=17).protocol == 17 and rule.protocol == 6
+    assert pickle.loads(pickle.dumps(rule)) == rule
+    with pytest.raises(FrozenInstanceError):
+        rule.protocol = 17  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Target()  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("noflush", [False, True])
@@ -204,6 +283,12 @@ def test_extensions_skipped_at_commit_check_nothing(kind: str, names: dict[str, 
 
 @pytest.mark.parametrize("text", [
     "*mangle\n-A INPUT -p tcp -j DNAT --to-destination 198.18.0.1\nCOMMIT\n",  # table
+    # the same extension accepted first elsewhere (its answer is kept per hooks and protocol)
+    "*nat\n:X - [0:0]\n:Y - [0:0]\n-A X -p tcp -j DNAT --to-destination 198.18.0.1\n"
+    "-A Y -p tcp -j DNAT --to-destination 198.18.0.1\n-A PREROUTING -j X\n"
+    "-A POSTROUTING -j Y\nCOMMIT\n",
+    "*filter\n:X - [0:0]\n-A X -p tcp -m tcp --dport 80\n-A INPUT -p tcp -m tcp --dport 80\n"
+    "-A INPUT -p udp -m tcp --dport 80 -j X\nCOMMIT\n",
     "*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination 198.18.0.1\n-A INPUT -j X\n"
     "COMMIT\n",  # hook, inherited through a jump
     "*filter\n-A INPUT -m comment --comment c -m tcp --dport 80 -j ACCEPT\nCOMMIT\n",  # proto
