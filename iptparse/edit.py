@@ -15,7 +15,16 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from iptparse.errors import OtherProblem
-from iptparse.model import POLICIES, STANDARD_TARGETS, ZERO_COUNTERS, Chain, Counters, Rule, Table
+from iptparse.model import (
+    POLICIES,
+    STANDARD_TARGETS,
+    TABLE_BUILTINS,
+    ZERO_COUNTERS,
+    Chain,
+    Counters,
+    Rule,
+    Table,
+)
 
 # libiptc's iptc_strerror texts.
 NO_CHAIN = "No chain/target/match by that name"
@@ -256,8 +265,10 @@ class TableDraft:
         """What a commit does to policy counters: iptables-legacy 1.8.9 (libiptc) leaves every
         built-in chain's policy counters at 0, traffic counts included, except those this
         commit set (checked with the oracle, with real packets)."""
-        for name, chain in list(self._chains.items()):
-            if chain.builtin and name not in self.policies_set and chain.counters != ZERO_COUNTERS:
+        for name in TABLE_BUILTINS.get(self.name, ()):  # not every chain: there may be 60,000
+            chain = self._chains.get(name)
+            if (chain is not None and chain.builtin and name not in self.policies_set
+                    and chain.counters != ZERO_COUNTERS):
                 self._chains[name] = Chain(name, chain.policy, chain.rules, ZERO_COUNTERS)
 
     def set_policy(self, name: str, policy: str, counters: Counters | None = None) -> None:

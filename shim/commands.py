@@ -47,7 +47,7 @@ from iptparse.printer import (
     rule_listing_text,
     table_save_lines,
 )
-from iptparse.validate import validate_table
+from iptparse.validate import TableChecker
 from shim.xtables_lock import DEFAULT_LOCK_PATH, LockFailed, XtablesLock
 
 PROGRAMS = ("iptables", "iptables-save", "iptables-restore")
@@ -275,9 +275,9 @@ def _execute(command: Command, table: Table, host: CommandHost, out: list[str],
         out.append(_lines(lines))
         if not command.zero:
             return None, ()
-        return _zeroed(command, table, out)
+        return _zeroed(command, table, out, host.restorer.checker)
     if action == "Z":
-        return _zeroed(command, table, out)
+        return _zeroed(command, table, out, host.restorer.checker)
     draft = TableDraft(table)
     restart: list[CounterRestart] = []
     chain = command.chain or ""
@@ -310,16 +310,16 @@ def _execute(command: Command, table: Table, host: CommandHost, out: list[str],
         apply_command(draft, command)
     if action == "C":
         return None, ()
-    return _commit(draft, restart)
+    return _commit(draft, restart, host.restorer.checker)
 
 
-def _commit(draft: TableDraft, restart: list[CounterRestart],
+def _commit(draft: TableDraft, restart: list[CounterRestart], checker: TableChecker,
             ) -> tuple[Table, tuple[CounterRestart, ...]]:
     """The draft committed: kernel checks, and policy counters as a commit leaves them (every
     policy's datapath count restarts)."""
     draft.commit_policies()
     table = draft.freeze()
-    validate_table(table)
+    checker.check(table)
     restart.extend(CounterRestart(table.name, chain.name, policy_only=True)
                    for chain in table.ordered_chains() if chain.builtin)
     return table, tuple(restart)
@@ -353,7 +353,7 @@ def _new_rule_restarts(command: Command, draft: TableDraft, table: str,
     return [CounterRestart(table, chain, rule=number) for number in numbers]
 
 
-def _zeroed(command: Command, table: Table, out: list[str],
+def _zeroed(command: Command, table: Table, out: list[str], checker: TableChecker,
             ) -> tuple[Table, tuple[CounterRestart, ...]]:
     """``-Z [CHAIN [N]]``: the model's counters at 0, and the datapath's restarted."""
     draft = TableDraft(table)
@@ -368,7 +368,7 @@ def _zeroed(command: Command, table: Table, out: list[str],
     if command.verbose and command.zero_rulenum is None:
         names = [command.chain] if command.chain is not None else list(table.chains)
         out.extend(f"Zeroing chain `{item}'\n" for item in _ordered(table, names))
-    return _commit(draft, restart)
+    return _commit(draft, restart, checker)
 
 
 def _help_text() -> str:

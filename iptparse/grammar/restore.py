@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -20,7 +21,7 @@ from iptparse.grammar.command import XT_EXTENSION_MAXNAMELEN, Command
 from iptparse.grammar.shapes import ParsedLine, RuleShapes
 from iptparse.memory import building_long_lived
 from iptparse.model import STANDARD_TARGETS, TABLE_BUILTINS, Counters, Ruleset, Table
-from iptparse.validate import validate_table
+from iptparse.validate import TableChecker
 
 PROGRAM = "iptables-restore"
 
@@ -198,6 +199,7 @@ class Restorer:
     def __init__(self, cache: LineCache | None = None) -> None:
         self.cache = cache if cache is not None else LineCache()
         self.shapes = RuleShapes()
+        self.checker = TableChecker()  # commit checks, skipping chains that passed unchanged
         self._blocks: dict[str, _Block] = {}
 
     def restore(self, text: str, ruleset: Ruleset, options: RestoreOptions = RestoreOptions(),
@@ -226,7 +228,7 @@ class Restorer:
             try:
                 if first == "-" and table is not None:  # most lines: tested first, inlined
                     parsed = cached.get(raw)
-                    if parsed is None or not _jumps_resolve(parsed, table):
+                    if parsed is None or not _jumps_resolve(parsed, chain_exists):
                         parsed = parse_line(
                             raw.split() if plain_text and '"' not in raw
                             else tokenize_rule_line(raw, line, plain_text), table_name,
@@ -243,7 +245,7 @@ class Restorer:
                         table.commit_policies()
                         frozen = table.freeze()
                         try:
-                            validate_table(frozen)
+                            self.checker.check(frozen)
                         except KernelRejection as error:
                             raise RestoreError(_line_failed(line), 1, committed) from error
                         if block_prior is not None:
@@ -394,7 +396,7 @@ class Restorer:
         else:
             cached = self.cache.lines(table_name)
             parsed = cached.get(text)
-            if parsed is None or not _jumps_resolve(parsed, table):
+            if parsed is None or not _jumps_resolve(parsed, table.chain_exists):
                 parsed = self.shapes.parse_line(tokenize_rule_line(text, line), table_name,
                                                 table.chain_exists)
                 cached[text] = parsed
@@ -404,12 +406,12 @@ class Restorer:
             apply_command(table, parsed)
 
 
-def _jumps_resolve(parsed: ParsedLine, table: TableDraft) -> bool:
+def _jumps_resolve(parsed: ParsedLine, chain_exists: Callable[[object], bool]) -> bool:
     """A cached parse holds only if every chain it jumps to still exists."""
     for rule in parsed[1] if type(parsed) is tuple else parsed.rules:
         target = rule.target
         if target is not None and target.options is None and target.name not in STANDARD_TARGETS:
-            if target.name not in table:
+            if not chain_exists(target.name):
                 return False
     return True
 

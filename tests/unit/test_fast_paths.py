@@ -298,3 +298,18 @@ def test_commit_still_refuses_a_misplaced_extension(text: str) -> None:
         Restorer().restore(text, Ruleset(), RestoreOptions())
     assert caught.value.text == f"iptables-restore: line {text.count(chr(10))} failed\n"
     assert isinstance(caught.value.__cause__, KernelRejection)
+
+
+def test_a_chain_that_passed_is_checked_again_when_its_hooks_change() -> None:
+    """TableChecker skips a chain only when it is the same and reached the same way."""
+    restorer = Restorer()
+    first = restorer.restore("*nat\n:X - [0:0]\n-A X -p tcp -j DNAT --to-destination 198.18.0.1\n"
+                             "-A PREROUTING -j X\nCOMMIT\n", Ruleset(), RestoreOptions())
+    options = RestoreOptions(noflush=True)
+    # X itself unchanged, now also reached from POSTROUTING, where DNAT is refused
+    with pytest.raises(RestoreError) as caught:
+        restorer.restore("*nat\n-A POSTROUTING -j X\nCOMMIT\n", first, options)
+    assert isinstance(caught.value.__cause__, KernelRejection)
+    # and the kept answers still hold for what did not change
+    again = restorer.restore("*nat\n-A OUTPUT -j X\nCOMMIT\n", first, options)
+    assert again.tables["nat"].chains["X"] is first.tables["nat"].chains["X"]
