@@ -8,7 +8,9 @@ Measures, for a generated full sync of N services x E endpoints:
 - print: canonical iptables-save text of the result.
 Prints medians over --repeat runs, lines per second, and writes bench/results/parse_speed.json.
 
-Usage: python -m bench.parse_speed [--services 10000] [--endpoints 5] [--repeat 3]
+Usage: python -m bench.parse_speed [--services 10000] [--endpoints 5] [--repeat 5] [--instructions]
+(--instructions: also the instructions a cold restore executes, under valgrind: the same every
+run, where times on a shared machine vary by a third)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -33,17 +36,34 @@ from iptparse.grammar.restore import Restorer, RestoreOptions
 from iptparse.model import Ruleset
 text = open(sys.argv[1]).read()
 start = time.perf_counter()
-Restorer().restore(text, Ruleset(), RestoreOptions())
+if sys.argv[2:] != ["imports-only"]:
+    Restorer().restore(text, Ruleset(), RestoreOptions())
 print(time.perf_counter() - start)
 """
+
+
+def cold_instructions(path: Path) -> int:
+    """Instructions one cold restore executes (valgrind's callgrind; the same snippet with
+    imports only subtracted): unlike time on a shared machine, the same every run."""
+    counts = []
+    for extra in (["imports-only"], []):
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                               sys.executable, "-c", COLD_SNIPPET, str(path), *extra],
+                              check=True, capture_output=True, text=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        assert found is not None, done.stderr
+        counts.append(int(found.group(1)))
+    return counts[1] - counts[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=10000)
     parser.add_argument("--endpoints", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default="bench/results/parse_speed.json")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count a cold restore's instructions (valgrind; minutes)")
     args = parser.parse_args(argv)
 
     text = restore_text(ClusterShape(args.services, args.endpoints))
@@ -57,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run([sys.executable, "-c", COLD_SNIPPET, str(path)], check=True,
                               capture_output=True, text=True)
         cold.append(float(done.stdout))
+    instructions = cold_instructions(path) if args.instructions else None
     restorer = Restorer()
     ruleset = restorer.restore(text, Ruleset(), RestoreOptions())
     warm, one_change, printing = [], [], []
@@ -86,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         "print_s": {"min": min(printing), "median": statistics.median(printing),
                     "max": max(printing)},
     }
+    if instructions is not None:
+        result["cold_instructions"] = instructions
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     for key in ("cold_s", "warm_s", "one_change_s", "print_s"):
         median = result[key]["median"]
         print(f"{key[:-2]:>10}: median {median:.3f} s  ({lines / median:,.0f} lines/s)  "
               f"min {result[key]['min']:.3f} max {result[key]['max']:.3f}")
+    if instructions is not None:
+        print(f"      cold: {instructions / 1e9:.2f} G instructions (callgrind)")
     print(f"{lines} lines, {args.services} services x {args.endpoints} endpoints")
     return 0
 

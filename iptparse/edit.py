@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from operator import is_
 from types import MappingProxyType
 
 from iptparse.errors import OtherProblem
@@ -64,6 +65,7 @@ class TableDraft:
 
     def __init__(self, table: Table) -> None:
         self.name = table.name
+        self._before = table.chains  # what the draft started from
         self._chains: dict[str, Chain] = dict(table.chains)
         self._rules: dict[str, list[Rule]] = {}  # chains changed so far, as lists
         self._refs: Counter[str] | None = None  # jump counts per chain, built on first use
@@ -105,11 +107,21 @@ class TableDraft:
         return self._refs[name]
 
     def freeze(self) -> Table:
+        """The table as it now stands. A chain rebuilt with the very same rule objects (a
+        restore resending a chain: its lines come from the line cache) is the chain it was,
+        so what compares chains by identity (commit checks, the compiler) sees no change."""
         chains = dict(self._chains)
         for name, rules in self._rules.items():
-            if name in chains:
-                chains[name] = Chain(name, chains[name].policy, tuple(rules),
-                                     chains[name].counters)
+            current = chains.get(name)
+            if current is None:
+                continue
+            before = self._before.get(name)
+            if (before is not None and before.policy == current.policy
+                    and before.counters == current.counters and len(before.rules) == len(rules)
+                    and all(map(is_, before.rules, rules))):
+                chains[name] = before
+            else:
+                chains[name] = Chain(name, current.policy, tuple(rules), current.counters)
         return Table(self.name, MappingProxyType(chains))
 
     # --- helpers ----------------------------------------------------------------------------
@@ -193,6 +205,18 @@ class TableDraft:
             raise TableError(_absent(rule))
 
     # --- chain commands ---------------------------------------------------------------------
+
+    def flush_and_delete_all(self) -> None:
+        """``-F`` then ``-X`` (what iptables-restore does to a table it does not --noflush):
+        the built-in chains empty, every user chain gone. Once all is flushed no chain is
+        referenced, so no deletion can fail; done at once, not chain by chain."""
+        for name, chain in list(self._chains.items()):
+            if chain.builtin:
+                self._rules[name] = []
+            else:
+                del self._chains[name]
+                self._rules.pop(name, None)
+        self._refs = None
 
     def flush(self, chain: str | None = None) -> None:
         names = list(self._chains) if chain is None else [self._chain(chain).name]

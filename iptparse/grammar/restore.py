@@ -284,8 +284,7 @@ class Restorer:
                     chain_exists = table.chain_exists
                     cached = self.cache.lines(table_name)
                     if not options.noflush:
-                        table.flush()
-                        table.delete_chain()
+                        table.flush_and_delete_all()
                 elif first == ":" and table is not None:
                     words = raw[1:].split()
                     if (len(words) > 1 and words[1] == "-" and words[0] not in table

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.kube_gen import ClusterShape, restore_text
+from iptparse.edit import TableDraft
 from iptparse.errors import IptablesError, KernelRejection
 from iptparse.extensions import MATCHES, TARGETS, find_match, find_target
 from iptparse.extensions.base import Extension, OptionCall, RuleInProgress
@@ -313,3 +314,31 @@ def test_a_chain_that_passed_is_checked_again_when_its_hooks_change() -> None:
     # and the kept answers still hold for what did not change
     again = restorer.restore("*nat\n-A OUTPUT -j X\nCOMMIT\n", first, options)
     assert again.tables["nat"].chains["X"] is first.tables["nat"].chains["X"]
+
+
+def test_flush_and_delete_all_is_flush_then_delete() -> None:
+    ruleset = Restorer().restore(restore_text(ClusterShape(20, 2), jumps=True), Ruleset(),
+                                 RestoreOptions())
+    for table in ruleset.tables.values():
+        at_once, one_by_one = TableDraft(table), TableDraft(table)
+        at_once.flush_and_delete_all()
+        one_by_one.flush()
+        one_by_one.delete_chain()
+        assert at_once.freeze() == one_by_one.freeze()
+        assert at_once.chain_names() == one_by_one.chain_names()
+        at_once.new_chain("X")  # and the draft goes on as the other would
+        one_by_one.new_chain("X")
+        assert at_once.references("X") == one_by_one.references("X") == 0
+
+
+def test_a_chain_resent_unchanged_stays_the_same_object() -> None:
+    text = restore_text(ClusterShape(20, 2))
+    restorer = Restorer()
+    first = restorer.restore(text, Ruleset(), RestoreOptions())
+    changed = text.replace("-A KUBE-SERVICES", "-A KUBE-SERVICES -s 198.18.0.7", 1)
+    for options in (RestoreOptions(), RestoreOptions(noflush=True)):
+        again = restorer.restore(changed, first, options)
+        kept = [name for name, chain in again.tables["nat"].chains.items()
+                if first.tables["nat"].chains.get(name) is chain]
+        assert set(again.tables["nat"].chains) - set(kept) == {"KUBE-SERVICES"}
+        assert again == Restorer().restore(changed, first, options)
