@@ -29,6 +29,7 @@ else
 	$(PY) -m bench.parse_speed
 	$(PY) -m bench.plan_speed
 	$(PY) -m bench.datapath_speed
+	$(PY) -m bench.sync_speed
 	$(PY) -m bench.side_by_side
 endif
 

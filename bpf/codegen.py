@@ -12,7 +12,9 @@ rule sets rather than accept rules it would not enforce).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,13 +142,18 @@ class ChainProgram:
         return self.slots[-1]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Layout:
     """The chain programs of a Plan, and where each chain runs: (table, chain) -> (program,
     member)."""
 
     programs: tuple[ChainProgram, ...]
     program_of: Mapping[tuple[str, str], tuple[int, int]]
+    # When made from another Layout by placing only these chains anew (the programs' slots
+    # the same): (that Layout, weakly: no chain of Layouts kept alive; those chains). Lets
+    # DataWriter.relayout look at them alone.
+    placed_since: tuple[weakref.ref[Layout], frozenset[tuple[str, str]]] | None = dataclasses.field(
+        default=None, compare=False, repr=False)
 
     def program(self, table: str, chain: str) -> ChainProgram:
         return self.programs[self.program_of[(table, chain)][0] - 1]
@@ -1015,6 +1022,7 @@ class Generator:
         old_layout, old_report = last.layout, last.report
         program_of = old_layout.program_of.copy()
         programs = list(old_layout.programs)
+        placed: set[tuple[str, str]] = set()  # chains given a place anew
         joined: dict[tuple[str, str], set[str]] = {}  # family -> members that joined
         left: dict[tuple[str, str], set[str]] = {}  # family -> members that left
         touched: set[int] = set()  # programs whose members or first chain may differ
@@ -1051,6 +1059,7 @@ class Generator:
             index = self._program_of_family[family]
             for name in came:
                 program_of[(family[0], name)] = (index, ids[name])
+                placed.add((family[0], name))
         families = {(family.table, family.signature_hash): family for family in report.families}
         by_index = {index: family for family, index in self._program_of_family.items()}
         for index in touched:
@@ -1067,7 +1076,9 @@ class Generator:
             if split_segments(chain.blocks) != program.segments:
                 return None
             programs[index - 1] = replace(program, name=name, members=members, chain=chain)
-        plan_layout = Layout(tuple(programs), MappingProxyType(program_of))
+        # the programs' slots are those of old_layout (segments unchanged, checked above)
+        plan_layout = Layout(tuple(programs), MappingProxyType(program_of),
+                             (weakref.ref(old_layout), frozenset(placed)))
         if len(self.sizes) > 2 * len(program_of) + 64:  # chains of Plans long gone
             chains = [chain for table in plan.tables.values() for chain in table.chains.values()]
             self.sizes.keep_only(chains)

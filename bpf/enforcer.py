@@ -380,9 +380,8 @@ class Enforcer:
         zero = bytes(structs.rule_ctr())
         wanted = None if owners is None else set(owners)
         chains = None if wanted is None else {(name, chain) for name, chain, _ in wanted}
-        for owner, slot in self._owners(chains):
-            if wanted is None or owner in wanted:
-                table.update(bytes(structs.u32(slot)), zero)
+        table.update_many([bytes(structs.u32(slot)) for owner, slot in self._owners(chains)
+                           if wanted is None or owner in wanted], zero)
 
     def _owners(self, chains: set[tuple[str, str]] | None = None
                 ) -> list[tuple[tuple[str, str, int | None], int]]:

@@ -328,6 +328,12 @@ class DataWriter:
         self.layout = plan_layout
         if plan_layout is old:
             return
+        if plan_layout.placed_since is not None and plan_layout.placed_since[0]() is old:
+            # only these chains have a new place; every program's slots stay (Generator)
+            self._moved |= {chain for chain in plan_layout.placed_since[1]
+                            if (was := old.program_of.get(chain)) is not None
+                            and was != plan_layout.program_of.get(chain)}
+            return
         # where a jump to a chain goes: its program's first tail call slot and its member id;
         # the slots are per program (a few), the (program, member) pairs compared as they are
         old_first = [program.slots[0] for program in old.programs]

@@ -315,8 +315,11 @@ class ShapeAnalyzer:
         hashes) and its RULE blocks (a family's once, whatever its member count)."""
         self._table_shape = {}
         for table in plan.tables.values():
+            # the built-in chains by name, not by a look at all (60,000) chains
             builtins = {name: self._shapes[(table.name, name)].signature
-                        for name, chain in table.chains.items() if chain.policy is not None}
+                        for name in TABLE_BUILTINS.get(table.name, ())
+                        if (chain := table.chains.get(name)) is not None
+                        and chain.policy is not None}
             families = [family for family in family_list if family.table == table.name]
             rule_blocks = sum(1 for signature in builtins.values() for block in signature
                               if block[0] == "RULE")

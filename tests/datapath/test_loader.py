@@ -457,6 +457,14 @@ def test_per_cpu_map_values(pair: Pair) -> None:
         assert {int.from_bytes(v, "little") for v in values} == {7}
         assert sorted(table.keys()) == [u32(0).value.to_bytes(4, "little"),
                                         u32(1).value.to_bytes(4, "little")]
+        # many keys to one value at once (BPF_MAP_UPDATE_BATCH): every CPU's slot of each
+        table.update(u32(0), [ct.c_uint64(3), *[ct.c_uint64(4)] * (possible_cpus() - 1)])
+        table.update_many([bytes(u32(0)), bytes(u32(1))], ct.c_uint64(0))
+        assert all(int.from_bytes(value, "little") == 0
+                   for key in (0, 1) for value in table.lookup(u32(key)))  # type: ignore[union-attr]
+        table.update_many([], ct.c_uint64(9))  # nothing to do
+        with pytest.raises(ValueError):
+            table.update_many([b"\0"], ct.c_uint64(0))
         generation = datapath.generation
     # not attached anywhere: its own generation goes; the attached one is refused
     newest_attached = loader.list_generations(pair.pins)[-2]

@@ -1,6 +1,7 @@
-"""The side-by-side benchmark's quickest configuration runs end to end and writes its results
-(bench/side_by_side.py): 10 services, 1 s of traffic, modes none, iptables-legacy and
-bpftables. Timings are never asserted; only that each figure exists and traffic flowed."""
+"""Benchmarks run end to end at their smallest and write their results: the side-by-side one
+(bench/side_by_side.py: 10 services, 1 s of traffic, modes none, iptables-legacy and
+bpftables) and the agent's commit speed (bench/sync_speed.py). Timings are never asserted;
+only that each figure exists and traffic flowed."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def test_quickest_side_by_side_run(tmp_path: Path) -> None:
         assert set(results["update_s"][mode]["10"]) == {"full", "add_one", "single_cmd"}
     assert results["memory"]["10"]["map_bytes"] > 0
     assert "bpftables" in out.with_suffix(".md").read_text()
+
+
+def test_sync_speed_runs(tmp_path: Path) -> None:
+    """bench/sync_speed.py at 20 services: the agent commits a partial sync and an -A in a
+    namespace of its own, which is gone afterwards."""
+    out = tmp_path / "sync.json"
+    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    done = subprocess.run([sys.executable, "-m", "bench.sync_speed", "--services", "20",
+                           "--runs", "2", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["services"] == 20
+    for figure in ("add_one_service_s", "iptables_append_s"):
+        assert 0 < result[figure]["min"] <= result[figure]["median"] <= result[figure]["max"]
+    assert subprocess.run(["ip", "netns", "list"], capture_output=True,
+                          text=True).stdout == before

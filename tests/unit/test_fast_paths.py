@@ -16,6 +16,7 @@ import os
 import pickle
 import sys
 from dataclasses import MISSING, FrozenInstanceError, fields, replace
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -40,7 +41,8 @@ from iptparse.grammar.restore import (
 )
 from iptparse.grammar.shapes import RuleShapes, _Pattern, shape_of
 from iptparse.grammar.tokens import c_uint, numeric_ipv4, parse_host_mask
-from iptparse.model import Chain, Counters, IPv4Prefix, Match, Rule, Ruleset, Target
+from iptparse.model import Chain, Counters, IPv4Prefix, Match, Rule, Ruleset, Table, Target
+from iptparse.validate import chain_hooks, hooks_since
 
 pytestmark = pytest.mark.unit
 
@@ -342,3 +344,87 @@ def test_a_chain_resent_unchanged_stays_the_same_object() -> None:
                 if first.tables["nat"].chains.get(name) is chain]
         assert set(again.tables["nat"].chains) - set(kept) == {"KUBE-SERVICES"}
         assert again == Restorer().restore(changed, first, options)
+
+
+def _reference_hooks(table: Table) -> dict[str, frozenset[str]] | None:
+    """Each chain's hooks by a walk per built-in chain; None when a loop is reachable."""
+    edges = {name: [rule.target.name for rule in chain.rules if rule.target is not None
+                    and rule.target.name in table.chains]
+             for name, chain in table.chains.items()}
+    hooks: dict[str, set[str]] = {name: set() for name in table.chains}
+
+    def walk(name: str, path: tuple[str, ...]) -> bool:
+        if name in path:
+            return False
+        hooks[name].add(path[0] if path else name)
+        return all(walk(target, (*path, name)) for target in edges[name])
+
+    for name, chain in table.chains.items():
+        if chain.builtin and not walk(name, ()):
+            return None
+    return {name: frozenset(found) for name, found in hooks.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["INPUT", "FORWARD", "OUTPUT", "A", "B", "C", "D"]),
+                          st.sampled_from(["A", "B", "C", "D", "ACCEPT", "RETURN"]),
+                          st.booleans()), max_size=12))
+def test_chain_hooks_are_what_a_walk_per_hook_finds(jumps: list[tuple[str, str, bool]]) -> None:
+    chains = {name: [] for name in ("INPUT", "FORWARD", "OUTPUT", "A", "B", "C", "D")}
+    for source, target, goto in jumps:
+        chains[source].append(Rule(target=Target(target, None, goto)))
+    table = Table("filter", MappingProxyType({
+        name: Chain(name, "ACCEPT" if name in ("INPUT", "FORWARD", "OUTPUT") else None,
+                    tuple(rules)) for name, rules in chains.items()}))
+    expected = _reference_hooks(table)
+    if expected is None:
+        with pytest.raises(KernelRejection):
+            chain_hooks(table)
+    else:
+        assert chain_hooks(table) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["INPUT", "FORWARD", "OUTPUT", "A", "B", "C", "D"]),
+                          st.sampled_from(["A", "B", "C", "D", "ACCEPT"])), max_size=10),
+       st.lists(st.tuples(st.sampled_from(["INPUT", "FORWARD", "OUTPUT", "A", "B", "C", "D",
+                                           "E"]),
+                          st.sampled_from(["A", "B", "C", "D", "E", "ACCEPT"])), max_size=10),
+       st.sets(st.sampled_from(["A", "B", "C", "D", "E"])))
+def test_hooks_since_an_earlier_table_are_the_hooks(first: list[tuple[str, str]],
+                                                     second: list[tuple[str, str]],
+                                                     gone: set[str]) -> None:
+    """hooks_since (TableChecker's way) against chain_hooks of the new table: the same
+    hooks, the same loops refused, or None (computed afresh)."""
+    def table_of(jumps: list[tuple[str, str]], names: list[str],
+                 reuse: Table | None = None) -> Table:
+        rules: dict[str, list[Rule]] = {name: [] for name in names}
+        for source, target in jumps:
+            if source in rules and (target in rules or target == "ACCEPT"):
+                rules[source].append(Rule(target=Target(target)))
+        chains = {}
+        for name, listed in rules.items():
+            chain = Chain(name, "ACCEPT" if name in ("INPUT", "FORWARD", "OUTPUT") else None,
+                          tuple(listed))
+            kept = reuse.chains.get(name) if reuse is not None else None
+            chains[name] = kept if kept == chain and kept is not None else chain
+        return Table("filter", MappingProxyType(chains))
+
+    builtins = ["INPUT", "FORWARD", "OUTPUT"]
+    earlier = table_of(first, [*builtins, "A", "B", "C", "D"])
+    try:
+        earlier_hooks = chain_hooks(earlier)
+    except KernelRejection:
+        return  # only a table that passed is remembered
+    names = [*builtins, *(name for name in "ABCDE" if name not in gone)]
+    # the second table: the first's jumps that still can be, and new ones
+    table = table_of(first + second, names, earlier)
+    try:
+        expected: object = chain_hooks(table)
+    except KernelRejection:
+        expected = KernelRejection
+    try:
+        found: object = hooks_since(table, (earlier, earlier_hooks))
+    except KernelRejection:
+        found = KernelRejection
+    assert found is None or found == expected

@@ -13,7 +13,7 @@ import pytest
 from bench.kube_gen import restore_text
 from bench.reliability import Members, _change, kube_shape, sync_text
 from bpf import structs
-from bpf.codegen import MemberIds, action_kind, chain_sizes, generate
+from bpf.codegen import Generator, Layout, MemberIds, action_kind, chain_sizes, generate
 from bpf.ruledata import Environment, MapEntries, MapOp, full_data
 from iptparse.grammar.restore import RestoreOptions, Restorer
 from iptparse.model import Ruleset
@@ -92,3 +92,47 @@ def test_a_freed_member_id_waits_one_assignment() -> None:
     assert ids.assign(family, ("a", "b")) == {"a": 0, "b": 1}
     assert ids.assign(family, ("a", "c")) == {"a": 0, "c": 2}  # not b's 1, freed just now
     assert ids.assign(family, ("a", "c", "d")) == {"a": 0, "c": 2, "d": 1}
+
+
+def _moved_by_comparing(old: Layout, new: Layout) -> set[tuple[str, str]]:
+    """What DataWriter.relayout finds moved by comparing every chain's place."""
+    old_first = [program.slots[0] for program in old.programs]
+    new_first = [program.slots[0] for program in new.programs]
+    return {chain for chain, place in new.program_of.items()
+            if (was := old.program_of.get(chain)) is not None
+            and (was != place or old_first[was[0] - 1] != new_first[place[0] - 1])}
+
+
+def test_a_layout_updated_in_place_names_every_chain_it_moved() -> None:
+    """The Generator's incremental Layouts say which chains they placed anew (placed_since);
+    relayout reads only those: they must be all the chains a full comparison finds moved."""
+    stable, pool, slots = 3, 10, 4
+    chance = random.Random(5)
+    stable_ids, pool_ids = list(range(stable)), list(range(stable, stable + pool))
+    members: Members = {index: tuple(range(slots)) for index in stable_ids}
+    members.update({index: (0,) for index in pool_ids[: pool // 2]})
+    restorer, compiler, analyzer, generator = Restorer(), Compiler(), ShapeAnalyzer(), Generator()
+    ruleset = restorer.restore(restore_text(kube_shape(members, slots), jumps=True),
+                               Ruleset(), RestoreOptions())
+    plan = compiler.compile(ruleset)
+    report = analyzer.analyze(plan)
+    layout = generator.generate(plan, report).layout
+    checked = moved = 0
+    for _ in range(40):
+        new = _change(members, stable_ids, pool_ids, slots, chance)
+        ruleset = restorer.restore(sync_text(members, new, slots), ruleset,
+                                   RestoreOptions(noflush=True, counters=True))
+        members = new
+        plan = compiler.compile(ruleset)
+        changes, base, patches = compiler.last_changes, compiler.previous, compiler.last_patches
+        report = analyzer.analyze(plan, changes, base, patches)
+        old, layout = layout, generator.generate(plan, report, changes, base, patches).layout
+        if layout.placed_since is None or layout.placed_since[0]() is not old:
+            continue
+        placed = {chain for chain in layout.placed_since[1]
+                  if (was := old.program_of.get(chain)) is not None
+                  and was != layout.program_of.get(chain)}
+        assert placed == _moved_by_comparing(old, layout)
+        checked += 1
+        moved += len(placed)
+    assert checked > 10 and moved > 0
