@@ -28,21 +28,17 @@ def chain_jumps(chain: Chain) -> tuple[str, ...]:
     return tuple(names)
 
 
-def chain_hooks(table: Table, jumps_of: Callable[[Chain], tuple[str, ...]] = chain_jumps,
-                ) -> dict[str, frozenset[str]]:
-    """For every chain, the built-in chains (hooks) it can be reached from; loops refused.
-
-    One depth-first walk over the chains reachable from any built-in chain (a chain met again
-    on the current path is a loop, as the kernel's mark_source_chains finds), then the hooks
-    pushed down the chains in the reverse of the order the walk finished them (callers before
-    callees). ``jumps_of``: chain_jumps, or a cache of it."""
-    chains = table.chains
-    builtins = [name for name in TABLE_BUILTINS.get(table.name, ())
-                if (chain := chains.get(name)) is not None and chain.builtin]
+def _depth_first(chains: Mapping[str, Chain], roots: list[str],
+                 jumps_of: Callable[[Chain], tuple[str, ...]]) -> list[str]:
+    """The chains reachable from ``roots``, each after the chains it jumps to (post-order);
+    a loop (a jump to a chain on the current path, as the kernel's mark_source_chains finds
+    one) is refused."""
     on_path, finished = 1, 2
     state: dict[str, int] = {}
-    order: list[str] = []  # post-order: every chain after the chains it jumps to
-    for root in builtins:
+    order: list[str] = []
+    for root in roots:
+        if root in state:
+            continue
         state[root] = on_path
         stack = [(root, iter(jumps_of(chains[root])))]
         while stack:
@@ -61,6 +57,21 @@ def chain_hooks(table: Table, jumps_of: Callable[[Chain], tuple[str, ...]] = cha
                 stack.pop()
                 state[name] = finished
                 order.append(name)
+    return order
+
+
+def chain_hooks(table: Table, jumps_of: Callable[[Chain], tuple[str, ...]] = chain_jumps,
+                ) -> dict[str, frozenset[str]]:
+    """For every chain, the built-in chains (hooks) it can be reached from; loops refused.
+
+    One depth-first walk over the chains reachable from any built-in chain (a chain met again
+    on the current path is a loop, as the kernel's mark_source_chains finds), then the hooks
+    pushed down the chains in the reverse of the order the walk finished them (callers before
+    callees). ``jumps_of``: chain_jumps, or a cache of it."""
+    chains = table.chains
+    builtins = [name for name in TABLE_BUILTINS.get(table.name, ())
+                if (chain := chains.get(name)) is not None and chain.builtin]
+    order = _depth_first(chains, builtins, jumps_of)
     # hooks as bits while pushing them down (one bit per built-in chain): sets cost more
     reached = dict.fromkeys(chains, 0)
     for bit, builtin in enumerate(builtins):
@@ -119,28 +130,7 @@ def hooks_since(table: Table, earlier: tuple[Table, dict[str, frozenset[str]]],
     # A loop now reached (none was before) is reached through an added jump from a reached
     # chain: one depth-first walk from their targets finds it (a jump back to a chain on the
     # current path), as chain_hooks' walk from the built-in chains would.
-    on_path, finished = 1, 2
-    state: dict[str, int] = {}
-    for caller, root in added:
-        if not hooks[caller] or root in state:
-            continue
-        state[root] = on_path
-        stack = [(root, iter(jumps_of(chains[root])))]
-        while stack:
-            name, onward = stack[-1]
-            for next_name in onward:
-                if next_name not in chains:
-                    continue
-                seen = state.get(next_name)
-                if seen == on_path:
-                    raise KernelRejection("loop", LOOP)
-                if seen is None:
-                    state[next_name] = on_path
-                    stack.append((next_name, iter(jumps_of(chains[next_name]))))
-                    break
-            else:
-                stack.pop()
-                state[name] = finished
+    _depth_first(chains, [root for caller, root in added if hooks[caller]], jumps_of)
     return hooks
 
 
