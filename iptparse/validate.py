@@ -20,7 +20,7 @@ LOOP = "Too many levels of symbolic links"
 def chain_jumps(chain: Chain) -> tuple[str, ...]:
     """The names a chain's rules jump or go to, each once, in order (standard verdicts left
     out; extension targets too, once the caller keeps only the names of chains)."""
-    names = {}
+    names: dict[str, None] = {}  # ordered, each once
     for rule in chain.rules:
         target = rule.target
         if target is not None and target.name not in STANDARD_TARGETS:

@@ -128,8 +128,9 @@ class Extension:
     def parse_one(self, opt: Opt, value: str, rule: RuleInProgress) -> Any:
         """A shortcut for learned line shapes (grammar/shapes.py): the options value that
         :meth:`parse` then :meth:`finish` give when ``opt``, not inverted, with ``value`` is
-        this extension's only option (``rule`` as it stands at that option), or None when only
-        they can say. Overridden where kube-proxy's unique values make that path hot."""
+        this extension's only option (``rule`` as it stands at that option, read only), or
+        None when only they can say (an error, or a warning they would print). Overridden
+        where kube-proxy's unique values make that path hot."""
         return None
 
     # (option, options it excludes, options it needs), in the extension's option order:
