@@ -95,9 +95,6 @@ def hooks_since(table: Table, earlier: tuple[Table, dict[str, frozenset[str]]],
     the caller computes them afresh). Loops refused: a new one goes through an added jump."""
     chains, before = table.chains, earlier[0].chains
     earlier_hooks = earlier[1]
-    if [name for name in TABLE_BUILTINS.get(table.name, ()) if name in chains] != [
-            name for name in TABLE_BUILTINS.get(table.name, ()) if name in before]:
-        return None
     added: list[tuple[str, str]] = []
     for name, chain in chains.items():
         old = before.get(name)

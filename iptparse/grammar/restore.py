@@ -226,19 +226,27 @@ class Restorer:
         for line, raw in numbered:
             first = raw[:1]
             try:
-                if first == "-" and table is not None:  # most lines: tested first, inlined
-                    parsed = cached.get(raw)
+                # a rule line (most lines: tested first, and inlined), "-A ..." usually; not a
+                # chain, blank, comment or COMMIT line (an empty first: the text's end)
+                if table is not None and (first == "-" or (first not in ":\n#"
+                                                           and raw != "COMMIT\n")):
+                    rule_text: str | None = raw
+                    if first != "-":
+                        rule_text = self._rule_text(table, table_name, raw, line, options)
+                        if rule_text is None:
+                            continue
+                    parsed = cached.get(rule_text)
                     if parsed is None or not _jumps_resolve(parsed, chain_exists):
                         parsed = parse_line(
-                            raw.split() if plain_text and '"' not in raw
-                            else tokenize_rule_line(raw, line, plain_text), table_name,
+                            rule_text.split() if plain_text and '"' not in rule_text
+                            else tokenize_rule_line(rule_text, line, plain_text), table_name,
                             chain_exists)
-                        cached[raw] = parsed
+                        cached[rule_text] = parsed
                     if type(parsed) is tuple:
                         table.append(parsed[0], *parsed[1])
                     else:
                         apply_command(table, parsed)
-                elif first == "\n" or first == "#" or raw == "":
+                elif first == "\n" or first == "#" or first == "":
                     continue
                 elif raw == "COMMIT\n" and table is not None:
                     if options.table is None or options.table == table_name:
@@ -292,8 +300,6 @@ class Restorer:
                         table.new_chain(words[0])  # a user chain (what _chain_line does)
                     else:
                         self._chain_line(table, raw, line, options)
-                elif table is not None:
-                    self._rule_line(table, table_name, raw, line, options)
                 elif options.table is None:  # -T: whatever is outside that table is skipped
                     raise RestoreError(_line_failed(line), 1, committed)
             except TableError as error:
@@ -374,35 +380,28 @@ class Restorer:
                     f"{error.message.split('.')[0]}"
                 ) from error
 
-    def _rule_line(self, table: TableDraft, table_name: str, raw: str, line: int,
-                   options: RestoreOptions) -> None:
-        text = raw
-        counter_words: list[str] = []
-        if raw[:1] == "[":
-            end = raw.find("]")
-            if end < 0:
-                raise ParameterProblem(f"Bad line {line}: need ]")
-            packets, colon, nbytes = raw[1:end].partition(":")
-            if not colon:
-                # strtok(":") takes the whole rest, then strtok("]") finds nothing
-                raise ParameterProblem(f"Bad line {line}: need ]")
-            if options.counters:
-                counter_words = ["--set-counters", packets, nbytes]
-            text = raw[end + 1:]
-        if counter_words:  # counters are part of the rule: not cached
-            parsed: ParsedLine = self.shapes.parse(counter_words + tokenize_rule_line(text, line),
-                                                   table_name, table.chain_exists)
-        else:
-            cached = self.cache.lines(table_name)
-            parsed = cached.get(text)
-            if parsed is None or not _jumps_resolve(parsed, table.chain_exists):
-                parsed = self.shapes.parse_line(tokenize_rule_line(text, line), table_name,
-                                                table.chain_exists)
-                cached[text] = parsed
-        if type(parsed) is tuple:
-            table.append(parsed[0], *parsed[1])
-        else:
-            apply_command(table, parsed)
+    def _rule_text(self, table: TableDraft, table_name: str, raw: str, line: int,
+                   options: RestoreOptions) -> str | None:
+        """A rule line that does not start with ``-``: without its ``[packets:bytes]``, for the
+        line cache; None when those counters were kept (--counters: a rule of its own, applied
+        here, not cached). Anything else goes to the parser as it is."""
+        if raw[:1] != "[":
+            return raw
+        end = raw.find("]")
+        if end < 0:
+            raise ParameterProblem(f"Bad line {line}: need ]")
+        packets, colon, nbytes = raw[1:end].partition(":")
+        if not colon:
+            # strtok(":") takes the whole rest, then strtok("]") finds nothing
+            raise ParameterProblem(f"Bad line {line}: need ]")
+        text = raw[end + 1:]
+        if not options.counters:
+            return text
+        command = self.shapes.parse(["--set-counters", packets, nbytes,
+                                     *tokenize_rule_line(text, line)], table_name,
+                                    table.chain_exists)
+        apply_command(table, command)
+        return None
 
 
 def _jumps_resolve(parsed: ParsedLine, chain_exists: Callable[[object], bool]) -> bool:

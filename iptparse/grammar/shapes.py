@@ -511,27 +511,11 @@ def _address_expression(shape: _Shape, hole: int | None, text: str | None, field
 
 def _slot_code(slot: _Slot, name: str, env: dict[str, Any]) -> list[str]:
     """Lines setting ``name`` to the slot's Match (or Target) for the line's values: known
-    values from ``built``; new ones through Extension.parse_one when the slot has it (the usual
-    miss: a comment, a DNAT address), else _Slot.parse."""
+    values from ``built``, new ones through _Slot.parse."""
     env[f"{name}_slot"], env[f"{name}_built"] = slot, slot.built
     key = _key_expression(slot)
-    lines = [f"{name} = {name}_built.get({key})"]
-    if slot.one is None:
-        return lines + [f"if {name} is None: {name} = {name}_slot.parse(values, {key})"]
-    opt, _, at_option = slot.one
-    env.update({f"{name}_parse_one": slot.ext.parse_one, f"{name}_opt": opt,
-                f"{name}_at": at_option, f"{name}_ext": slot.ext.name,
-                f"{name}_class": Target if slot.is_target else Match,
-                "cache_limit": _CACHE_LIMIT})
-    return lines + [
-        f"if {name} is None:",
-        f"    options = {name}_parse_one({name}_opt, {key}, {name}_at)",
-        "    if options is None:",
-        f"        {name} = {name}_slot.parse(values, {key})",
-        "    else:",
-        f"        if len({name}_built) >= cache_limit: {name}_built.clear()",
-        f"        {name} = {name}_built[{key}] = {name}_class({name}_ext, options)",
-    ]
+    return [f"{name} = {name}_built.get({key})",
+            f"if {name} is None: {name} = {name}_slot.parse(values, {key})"]
 
 
 def _compile(shape: _Shape) -> ReplayFunction:
